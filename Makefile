@@ -1,0 +1,44 @@
+# The course's commands. The two a newcomer needs are `make book` and `make test`;
+# both create .venv, install the Python packages, and (as root) the Debian packages
+# listed in binder/apt.txt (labs) and tests/apt.txt (tests and site build).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: book test execute record bench sysdeps clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+sysdeps:
+	bash scripts/install_system_packages.sh binder/apt.txt tests/apt.txt
+
+# Build the site from the committed notebook outputs (nothing is executed), warnings are errors.
+book: sysdeps $(STAMP)
+	bash scripts/fetch_widget_js.sh
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet
+	@echo "The site is at $(CURDIR)/_build/html/index.html"
+
+# The whole test suite: unit, property, lab worlds, notebooks (nbval), and the built site in Chromium.
+test: book
+	$(PY) -m pytest -p no:cacheprovider tests --nbval book labs --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# Re-run every notebook on this machine's kernel and save outputs and widget state.
+execute: sysdeps $(STAMP)
+	$(PY) scripts/execute_notebooks.py
+
+# Same, and write the lab transcripts replayed where namespaces are unavailable.
+record: sysdeps $(STAMP)
+	NETLAB_RECORD=1 $(PY) scripts/execute_notebooks.py
+
+bench: sysdeps $(STAMP)
+	$(PY) benchmarks/bench_world.py
+
+clean:
+	rm -rf _build book/_static/embed-amd.js book/_static/require.js book/_static/.widget-js-version

@@ -1,0 +1,109 @@
+"""How fast are lab worlds? Prints a table; run as root: python benchmarks/bench_world.py
+
+Measures: world start-to-ready (unshare + agent + private /run); build and tear-down of the
+seed's two-node Flannel VXLAN topology (two nodes, each a bridge and two containers, VTEPs,
+neighbour + FDB entries, routes); scaling to 10/50/100 nodes (each a bridge and one container,
+a ring of routes so each container reaches the next, one sampled ping per pair checked);
+and the naive one-process-per-command build beside the batched one.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from netlab.probe import probe  # noqa: E402
+from netlab.topologies import flannel_vxlan  # noqa: E402
+from netlab.topology import End, Topology  # noqa: E402
+from netlab.world import World  # noqa: E402
+
+TARGETS = {"ready": 0.050, "vxlan": 0.300, "100 nodes": 10.0, "teardown": 0.100}
+
+
+def scaled(n: int) -> Topology:
+    """n hosts on one LAN switch; host i: bridge cni0 172.16.i.1/24 and container c<i> (.2)."""
+    t = Topology(f"scale{n}")
+    t.add_node("lan")
+    t.add_bridge("lan", "br0")
+    for i in range(1, n + 1):
+        h, c = f"h{i}", f"c{i}"
+        t.add_node(h, sysctls={"net.ipv4.ip_forward": 1})
+        t.add_node(c)
+        t.add_link(End(h, "eth0", f"10.255.{i // 256}.{i % 256}/16"), End("lan", f"p{i}", master="br0"))
+        t.add_bridge(h, "cni0", address=f"172.16.{i}.1/24")
+        t.add_link(End(c, "eth0", f"172.16.{i}.2/24"), End(h, "veth0", master="cni0"))
+        t.add_route(c, "default", via=f"172.16.{i}.1")
+    for i in range(1, n + 1):
+        for j in {i % n + 1, (i - 2) % n + 1} - {i}:
+            t.add_route(f"h{i}", f"172.16.{j}.0/24", via=f"10.255.{j // 256}.{j % 256}")
+    return t
+
+
+def timed(fn, repeat: int):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def build_and_close(topo, batched=True, check=None):
+    t0 = time.perf_counter()
+    w = World(topo, mode="live", batched=batched)
+    built = time.perf_counter() - t0
+    if check:
+        check(w)
+    t1 = time.perf_counter()
+    w.close()
+    return built, time.perf_counter() - t1
+
+
+def ring_check(n):
+    def check(w):
+        for i in sorted({1, n // 2, n}):
+            j = i % n + 1
+            w.run(f"c{i}", f"ping -c 1 -W 2 172.16.{j}.2")
+    return check
+
+
+def main():
+    p = probe()
+    if p.mode == "none":
+        sys.exit(f"cannot build worlds here: {p.reason}")
+    rows = []
+    empty = Topology("empty")
+    ready = timed(lambda: World(empty, mode="live", build=False).close(), 10)
+    rows.append(("world start-to-ready (median of 10)", ready, TARGETS["ready"]))
+
+    vx = flannel_vxlan(containers_per_node=2)
+    vx_check = lambda w: w.run("container-1-1", "ping -c 1 -W 1 10.1.16.2")  # noqa: E731
+    builds, closes = zip(*[build_and_close(vx) for _ in range(5)])
+    build_and_close(vx, check=vx_check)
+    rows.append(("VXLAN topology build, batched (median of 5)", statistics.median(builds), TARGETS["vxlan"]))
+    rows.append(("VXLAN topology tear-down (median of 5)", statistics.median(closes), TARGETS["teardown"]))
+    nb = [build_and_close(vx, batched=False)[0] for _ in range(3)]
+    rows.append(("VXLAN topology build, naive 1 process/command", statistics.median(nb), None))
+
+    for n in (10, 50, 100):
+        topo = scaled(n)
+        built, closed = build_and_close(topo, check=ring_check(n))
+        rows.append((f"{n} nodes ({len(topo.nodes)} netns) build, 3 pings checked", built,
+                     TARGETS["100 nodes"] if n == 100 else None))
+        rows.append((f"{n} nodes tear-down", closed, TARGETS["teardown"] if n == 100 else None))
+        if n in (10, 50):
+            rows.append((f"{n} nodes build, naive 1 process/command", build_and_close(topo, batched=False)[0], None))
+
+    print(f"mode: {p}; kernel {os.uname().release}; {os.cpu_count()} CPUs")
+    print(f"{'measure':<52} {'seconds':>9} {'target':>8}  ")
+    for name, value, target in rows:
+        verdict = "" if target is None else ("ok" if value <= target else "MISSED")
+        print(f"{name:<52} {value:>9.3f} {'' if target is None else f'{target:.3f}':>8}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m netlab ...``: see :mod:`netlab.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,248 @@
+"""The agent that runs as PID 1 inside a lab world (stdlib only).
+
+A world is ``unshare --net --mount --pid --fork --kill-child --mount-proc
+--propagation private python3 -c <this file>``. The agent mounts a fresh tmpfs
+on /run (so ``ip netns add`` names live only inside the world), then answers
+JSON-line requests on stdin with JSON lines on stdout. It exits on stdin EOF;
+as PID 1 of the world's PID namespace its death kills every process of the
+world, and with them the mount namespace that holds the node namespaces.
+
+Requests: ``{"id": 1, "op": "run", "argv": [...], "input": "...", "timeout": 10}``
+and the ops below; every answer carries the request's id. Requests are served
+concurrently, one thread each.
+"""
+
+import base64
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+CLONE_NEWNET = 0x40000000
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL": "C",
+    "LANG": "C",
+    "TERM": "dumb",
+    "NO_COLOR": "1",
+    "HOME": "/run/netlab",
+}
+WORKDIR = "/run/netlab"
+
+libc = ctypes.CDLL(None, use_errno=True)
+out_lock = threading.Lock()
+procs = {}  # name -> (Popen, stdout path, stderr path)
+
+
+def send(obj):
+    line = json.dumps(obj) + "\n"
+    with out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def mount_run():
+    """Mount a private tmpfs on /run, or refuse to go on."""
+    if libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, b"mode=755") != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "mount tmpfs on /run: " + os.strerror(err))
+    if os.path.realpath("/var/run") != "/run":
+        if libc.mount(b"tmpfs", b"/var/run", b"tmpfs", 0, b"mode=755") != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "mount tmpfs on /var/run: " + os.strerror(err))
+    os.makedirs(WORKDIR, exist_ok=True)
+    os.makedirs("/run/netns", exist_ok=True)
+
+
+def ns_inode(path):
+    return os.stat(path).st_ino
+
+
+def info():
+    nodes = {}
+    if os.path.isdir("/run/netns"):
+        for name in sorted(os.listdir("/run/netns")):
+            try:
+                nodes[name] = ns_inode("/run/netns/" + name)
+            except OSError:
+                pass
+    return {
+        "pid": os.getpid(),
+        "ns": {k: ns_inode("/proc/self/ns/" + k) for k in ("net", "pid", "mnt", "user")},
+        "nodes": nodes,
+    }
+
+
+def setns_net(node):
+    fd = os.open("/run/netns/" + node, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "setns %s: %s" % (node, os.strerror(err)))
+    finally:
+        os.close(fd)
+
+
+def decode(data):
+    return data.decode("utf-8", "replace")
+
+
+def op_run(req):
+    argv = req["argv"]
+    try:
+        p = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            cwd=WORKDIR,
+            start_new_session=True,
+        )
+    except OSError as e:
+        return {"rc": 127, "stdout": "", "stderr": "%s: %s\n" % (argv[0], e.strerror)}
+    data = req.get("input")
+    try:
+        out, err = p.communicate(data.encode() if data is not None else None, timeout=req.get("timeout"))
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        out, err = p.communicate()
+        return {"rc": -9, "stdout": decode(out), "stderr": decode(err), "timeout": True}
+    return {"rc": p.returncode, "stdout": decode(out), "stderr": decode(err)}
+
+
+def op_sysctl(req):
+    """Write sysctls inside node namespaces: {"values": {node: [[key, value], ...]}}."""
+    errors = []
+    result = {}
+
+    def worker():
+        for node, pairs in req["values"].items():
+            try:
+                setns_net(node)
+            except OSError as e:
+                errors.append("%s: %s" % (node, e))
+                return
+            for key, value in pairs:
+                path = "/proc/sys/" + key.replace(".", "/")
+                try:
+                    with open(path, "w") as f:
+                        f.write(str(value))
+                except OSError as e:
+                    errors.append("%s: sysctl -w %s=%s: %s" % (node, key, value, e.strerror))
+                    return
+
+    # A fresh thread: setns() changes only the calling thread, which then ends.
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    result["rc"] = 1 if errors else 0
+    result["stderr"] = "\n".join(errors)
+    return result
+
+
+def op_start(req):
+    name = req["name"]
+    if name in procs:
+        return {"rc": 1, "stderr": "a background process named %r is already running" % name}
+    out_path = os.path.join(WORKDIR, "bg-%s.out" % name)
+    err_path = os.path.join(WORKDIR, "bg-%s.err" % name)
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        try:
+            p = subprocess.Popen(req["argv"], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                 env=ENV, cwd=WORKDIR, start_new_session=True)
+        except OSError as e:
+            return {"rc": 127, "stderr": "%s: %s" % (req["argv"][0], e.strerror)}
+    procs[name] = (p, out_path, err_path)
+    return {"rc": 0, "pid": p.pid}
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def op_peek(req):
+    """Current stderr of a background process, and whether it still runs."""
+    p, out_path, err_path = procs[req["name"]]
+    try:
+        size = os.path.getsize(out_path)
+    except OSError:
+        size = 0
+    return {"rc": 0, "stderr": decode(read_text(err_path)), "running": p.poll() is None, "size": size}
+
+
+def op_stop(req):
+    name = req["name"]
+    if name not in procs:
+        return {"rc": 1, "stderr": "no background process named %r" % name}
+    p, out_path, err_path = procs.pop(name)
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, req.get("signal", signal.SIGTERM))
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=req.get("timeout", 5))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    out = read_text(out_path)
+    res = {"rc": p.returncode, "stderr": decode(read_text(err_path))}
+    if req.get("binary"):
+        res["stdout_b64"] = base64.b64encode(out).decode()
+    else:
+        res["stdout"] = decode(out)
+    for path in (out_path, err_path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return res
+
+
+OPS = {"run": op_run, "sysctl": op_sysctl, "start": op_start, "stop": op_stop,
+       "peek": op_peek, "info": lambda req: dict(info(), rc=0)}
+
+
+def serve(req):
+    try:
+        res = OPS[req["op"]](req)
+    except Exception as e:  # report, never die: the world must stay answerable
+        res = {"rc": 1, "stderr": "agent: %s: %s" % (type(e).__name__, e)}
+    res["id"] = req["id"]
+    send(res)
+
+
+def main():
+    try:
+        mount_run()
+    except OSError as e:
+        send({"ready": False, "error": str(e)})
+        return 1
+    send(dict(info(), ready=True))
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        threading.Thread(target=serve, args=(req,), daemon=True).start()
+    # stdin EOF: leave. As PID 1, our exit kills the whole world.
+    for p, _, _ in list(procs.values()):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""``netlab`` command line: the book's calculators in a terminal.
+
+    python -m netlab cidr 10.233.64.0/18 [--json]
+    python -m netlab same-subnet 192.168.0.3/26 192.168.0.192/26 [--json]
+    python -m netlab split 10.233.64.0/18 --count 4 | --new-prefix 20 [--json]
+    python -m netlab supernet 10.233.64.0/18 10.233.128.0/18 [--json]
+
+Exit status: 0 on success (``same-subnet`` exits 0 whether the answer is yes or no),
+2 on bad input, with exactly one line on stderr naming the problem.
+
+Adding a subcommand is a few lines: a function declaring its arguments and a
+decorated ``run(args) -> int`` that prints and returns the exit status::
+
+    def _routes_args(p):
+        p.add_argument("node")
+
+    @subcommand("routes", "show a node's routing table", _routes_args)
+    def _routes_run(args):
+        ...
+        return 0
+
+(or call ``register(name, help, add_arguments, run)`` from another module before
+``main`` runs).  Exceptions listed in :data:`USER_ERRORS` raised by ``run`` become
+the one-line message and exit status 2; append your own error class to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from .cidr import CidrError, describe, same_subnet, seed_tables, split, supernet
+
+__all__ = ["main", "register", "subcommand", "USER_ERRORS", "UsageError", "build_parser"]
+
+PROG = "netlab"
+
+
+class UsageError(Exception):
+    """A command-line usage problem; printed as one line, exit status 2."""
+
+
+#: Exceptions a subcommand may raise for bad user input (one line, exit 2).
+#: Other modules extend this tuple when they register a subcommand.
+USER_ERRORS: tuple[type[BaseException], ...] = (CidrError, UsageError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of printing usage and exiting."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+@dataclass(frozen=True)
+class _Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+_COMMANDS: dict[str, _Command] = {}
+
+
+def register(name: str, help: str, add_arguments, run) -> None:
+    """Add a subcommand: ``add_arguments(parser)`` declares its options, and
+    ``run(args)`` does the work, prints, and returns the exit status."""
+    if name in _COMMANDS:
+        raise ValueError(f"subcommand {name!r} is already registered")
+    _COMMANDS[name] = _Command(name, help, add_arguments, run)
+
+
+def subcommand(name: str, help: str, add_arguments=None):
+    """Decorator form of :func:`register` for the ``run`` function."""
+
+    def deco(run):
+        register(name, help, add_arguments or (lambda p: None), run)
+        return run
+
+    return deco
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Calculators from the networking textbook (netlab).",
+    )
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for cmd in _COMMANDS.values():
+        p = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(p)
+        p.set_defaults(_run=cmd.run)
+    # Chapter 2's routing-table reader keeps its own parser next to its code.
+    from .routetable import add_routes_command, run_routes_command
+    add_routes_command(subs).set_defaults(_run=run_routes_command)
+    return parser
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- cidr
+
+
+def _cidr_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("cidr", help="address/prefix, e.g. 10.233.64.0/18 or 192.168.0.3/26")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+
+
+@subcommand("cidr", "network address, masks, broadcast and host range of a prefix", _cidr_args)
+def _cidr_run(args) -> int:
+    d = describe(args.cidr)
+    if args.json:
+        _print_json(d.to_dict())
+        return 0
+    print(seed_tables(args.cidr).text())
+    print()
+    print(d.summary())
+    return 0
+
+
+# --------------------------------------------------------------------------- same-subnet
+
+
+def _same_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", help="first address/prefix, e.g. 192.168.0.3/26")
+    p.add_argument("b", help="second address/prefix, e.g. 192.168.0.192/26")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+@subcommand("same-subnet", "are two addresses on the same subnet? (exit 0 either way)", _same_args)
+def _same_run(args) -> int:
+    r = same_subnet(args.a, args.b)
+    if args.json:
+        _print_json(r.to_dict())
+    else:
+        print(r.text())
+    return 0
+
+
+# --------------------------------------------------------------------------- split
+
+
+def _split_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prefix", help="the network to split, e.g. 10.233.64.0/18")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--count", "-n", type=int, help="how many subnets (rounded up to a power of two)")
+    how.add_argument("--new-prefix", "-p", type=int, help="the subnets' prefix length, e.g. 20")
+    p.add_argument("--limit", type=int, default=256, help="list at most this many subnets (default 256)")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+@subcommand("split", "split a prefix into equal subnets", _split_args)
+def _split_run(args) -> int:
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    r = split(args.prefix, count=args.count, new_prefix=args.new_prefix, limit=args.limit)
+    if args.json:
+        _print_json(r.to_dict())
+    else:
+        print(r.text())
+    return 0
+
+
+# --------------------------------------------------------------------------- supernet
+
+
+def _supernet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("networks", nargs="+", help="prefixes to aggregate, e.g. 10.233.64.0/18 10.233.128.0/18")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+@subcommand("supernet", "smallest prefix covering several, and their exact CIDR merge", _supernet_args)
+def _supernet_run(args) -> int:
+    r = supernet(args.networks)
+    if args.json:
+        _print_json(r.to_dict())
+    else:
+        print(r.text())
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit status (never calls ``sys.exit``)."""
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version print and "exit"
+            return exc.code if isinstance(exc.code, int) else 0
+        if getattr(args, "_run", None) is None:
+            raise UsageError(
+                f"{PROG}: error: give a command: {', '.join(_COMMANDS)} (see {PROG} --help)"
+            )
+        return int(args._run(args) or 0)
+    except USER_ERRORS as exc:
+        msg = _one_line(exc)
+        if not msg.startswith(f"{PROG}:"):
+            msg = f"{PROG}: error: {msg}"
+        print(msg, file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `netlab split ... | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

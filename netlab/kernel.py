@@ -1,0 +1,89 @@
+"""Read a node's kernel state as data (iproute2's ``-j`` JSON), and check it for labs.
+
+The learner sees the ``ip`` command; checks use its structured output, never
+regexes over text. Each reader runs one command through ``world.run``, so it
+is shown in transcripts and replays like any other command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+def _json(world, node, command):
+    out = world.run(node, command).stdout.strip()
+    return json.loads(out) if out else []
+
+
+def routes(world, node: str, table: str = "main") -> list[dict]:
+    """``ip -j route show table TABLE``: one dict per route (keys dst, gateway, dev, prefsrc, ...)."""
+    return _json(world, node, f"ip -j route show table {table}")
+
+
+def route_get(world, node: str, dst: str) -> dict | None:
+    """``ip -j route get DST``: the route the kernel would use, or None if the network is unreachable."""
+    res = world.run(node, f"ip -j route get {dst}", check=False)
+    if res.returncode != 0:
+        if "unreachable" in res.stderr.lower():
+            return None
+        from .world import CommandError
+        raise CommandError(res)
+    data = json.loads(res.stdout)
+    return data[0] if data else None
+
+
+def neighbours(world, node: str, dev: str | None = None) -> list[dict]:
+    """``ip -j neigh show [dev DEV]``: dicts with dst, dev, lladdr and state (a list like ['PERMANENT'])."""
+    return _json(world, node, "ip -j neigh show" + (f" dev {dev}" if dev else ""))
+
+
+def addresses(world, node: str) -> dict[str, list[str]]:
+    """``ip -j addr show``: {ifname: ["192.168.0.3/26", ...]} (lo included)."""
+    return {link["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])]
+            for link in _json(world, node, "ip -j addr show")}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A lab check's verdict: ``ok`` and one sentence saying what is wrong and what to try."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return ("PASS: " if self.ok else "FAIL: ") + self.message
+
+    __repr__ = __str__
+
+
+def check_route(world, node: str, dst: str, via: str | None = None, dev: str | None = None) -> Check:
+    """Does NODE's kernel route DST (via gateway VIA, out of DEV, when given)?"""
+    r = route_get(world, node, dst)
+    if r is None:
+        return Check(False, f"{node} has no route to {dst} (Network is unreachable); add one, e.g."
+                            f" `ip route add default via {via or 'GATEWAY'}`, in {node}")
+    got_via, got_dev = r.get("gateway"), r.get("dev")
+    if via is not None and got_via != via:
+        how = f"via {got_via}" if got_via else "directly (no gateway)"
+        return Check(False, f"{node} sends {dst} {how} out of {got_dev}, not via {via}; check `ip route` in {node}"
+                            f" for a more specific route that wins")
+    if dev is not None and got_dev != dev:
+        return Check(False, f"{node} sends {dst} out of {got_dev}, not {dev}; check `ip route` in {node}")
+    how = f"via {got_via} " if got_via else ""
+    return Check(True, f"{node} reaches {dst} {how}out of {got_dev}")
+
+
+def check_neighbour(world, node: str, dev: str, ip: str, mac: str) -> Check:
+    """Is there a neighbour entry IP -> MAC on NODE's DEV?"""
+    for n in neighbours(world, node, dev):
+        if n.get("dst") == ip:
+            if n.get("lladdr") == mac.lower():
+                return Check(True, f"{node} maps {ip} to {mac} on {dev} ({' '.join(n.get('state', []))})")
+            return Check(False, f"{node} maps {ip} to {n.get('lladdr')} on {dev}, not {mac}; replace it with"
+                                f" `ip neigh replace {ip} lladdr {mac} dev {dev} nud permanent`")
+    return Check(False, f"{node} has no neighbour entry for {ip} on {dev}; add it with"
+                        f" `ip neigh add {ip} lladdr {mac} dev {dev} nud permanent`")

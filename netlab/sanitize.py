@@ -1,0 +1,42 @@
+"""The one narrow sanitizer for what is truly volatile in a lab's output.
+
+Only round-trip times printed by ping and traceroute, tcpdump's timestamps,
+and (when asked) ports the kernel chose. Everything else must match exactly.
+The same patterns are in ``tests/nbval_sanitize.cfg`` for nbval; a test keeps
+the two in step.
+"""
+
+import re
+
+# (name, pattern, replacement); order matters: the rtt summary before single times.
+PATTERNS = [
+    ("ping-rtt-summary", r"(rtt|round-trip) min/avg/max(/mdev|/stddev)? = [0-9.]+/[0-9.]+/[0-9.]+(/[0-9.]+)? ms",
+     r"\1 min/avg/max\2 = RTT ms"),
+    ("ping-time", r"time[=<][0-9.]+ ?ms", "time=TIME ms"),
+    ("ping-total-time", r"(packet loss(, \+[0-9]+ errors)?), time [0-9]+ms", r"\1, time TIMEms"),
+    ("traceroute-times", r"(\s)[0-9]+\.[0-9]{3} ms", r"\1TIME ms"),
+    ("tcpdump-timestamp", r"(?m)^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}", "HH:MM:SS.USEC"),
+]
+EPHEMERAL_PORT = ("ephemeral-port", r"\b((?:[0-9]{1,3}\.){3}[0-9]{1,3})([.:])(3276[89]|327[7-9][0-9]|32[89][0-9]{2}|3[3-9][0-9]{3}|[45][0-9]{4}|60[0-9]{3})\b",
+                  r"\1\2PORT")
+
+_COMPILED = [(re.compile(p), r) for _, p, r in PATTERNS]
+_PORT = (re.compile(EPHEMERAL_PORT[1]), EPHEMERAL_PORT[2])
+
+
+def sanitize(text: str, ephemeral_ports: bool = False) -> str:
+    """Replace round-trip times and timestamps (and, if asked, ports 32768-60999 after an IPv4 address)."""
+    for rx, repl in _COMPILED:
+        text = rx.sub(repl, text)
+    if ephemeral_ports:
+        text = _PORT[0].sub(_PORT[1], text)
+    return text
+
+
+def nbval_config() -> str:
+    """The same patterns in nbval's sanitize-file format (``tests/nbval_sanitize.cfg``)."""
+    out = []
+    for name, pattern, repl in PATTERNS:
+        # nbval uses re.sub too; it reads Python replacement syntax (\1 groups).
+        out.append(f"[{name}]\nregex: {pattern}\nreplace: {repl}\n")
+    return "\n".join(out)

@@ -1,0 +1,386 @@
+"""Declare a lab topology as plain data; a :class:`netlab.World` builds it.
+
+A :class:`Topology` needs no privileges: it is validated as it is declared
+(names, IFNAMSIZ, CIDRs, MACs, subnets, gateways, bridge masters), so a typo
+fails at the line that made it, before anything touches a kernel::
+
+    topo = Topology("docker0")
+    topo.add_node("node1", sysctls={"net.ipv4.ip_forward": 1})
+    topo.add_node("nginx-1")
+    topo.add_bridge("node1", "docker0", address="172.17.0.1/16")
+    topo.add_link(End("nginx-1", "eth0", "172.17.0.2/16", mac="02:42:ac:11:00:02"),
+                  End("node1", "veth9c02e56", master="docker0"))
+    topo.add_route("nginx-1", "default", via="172.17.0.1")
+
+Every interface gets a fixed MAC (derived from node and interface name when
+not given) so that outputs are the same on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+IFNAMSIZ = 15  # the kernel's limit on interface names, without the NUL
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_NODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+IPTABLES_TABLES = ("filter", "nat", "mangle", "raw", "security")
+
+
+class TopologyError(ValueError):
+    """A topology declaration is invalid; the message names the offending item."""
+
+
+@dataclass(frozen=True)
+class End:
+    """One end of a veth pair: ``End("nginx-1", "eth0", "172.17.0.2/16", mac=...)``."""
+
+    node: str
+    ifname: str
+    address: str | list[str] | tuple[str, ...] | None = None
+    mac: str | None = None
+    mtu: int | None = None
+    master: str | None = None
+
+    @classmethod
+    def parse(cls, spec: "End | str") -> "End":
+        if isinstance(spec, End):
+            return spec
+        if isinstance(spec, str) and spec.count(":") == 1:
+            node, ifname = spec.split(":")
+            return cls(node, ifname)
+        raise TopologyError(f"link end {spec!r} must be End(node, ifname, ...) or 'node:ifname'")
+
+
+@dataclass
+class Interface:
+    node: str
+    name: str
+    kind: str  # veth, bridge, vxlan, tun
+    addresses: list[str] = field(default_factory=list)
+    mac: str | None = None
+    mtu: int | None = None
+    master: str | None = None
+    peer: tuple[str, str] | None = None  # (node, ifname) of a veth's other end
+    options: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        parts = [self.name]
+        if self.kind != "veth":
+            parts.append(f"({self.kind})")
+        parts += self.addresses
+        if self.mac:
+            parts.append(self.mac)
+        if self.mtu:
+            parts.append(f"mtu {self.mtu}")
+        if self.master:
+            parts.append(f"master {self.master}")
+        if self.peer:
+            parts.append(f"<-> {self.peer[0]}:{self.peer[1]}")
+        if self.kind == "vxlan":
+            o = self.options
+            parts.append(f"vni {o['vni']} local {o['local']} dev {o['dev']} dstport {o['dstport']}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str
+    via: str | None = None
+    dev: str | None = None
+    onlink: bool = False
+    metric: int | None = None
+
+    def ip_args(self) -> str:
+        s = self.dst
+        if self.via:
+            s += f" via {self.via}"
+        if self.dev:
+            s += f" dev {self.dev}"
+        if self.onlink:
+            s += " onlink"
+        if self.metric is not None:
+            s += f" metric {self.metric}"
+        return s
+
+
+@dataclass
+class Node:
+    name: str
+    ipv6: bool = False
+    interfaces: dict[str, Interface] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    sysctls: list[tuple[str, str]] = field(default_factory=list)
+    iptables: list[tuple[str, str]] = field(default_factory=list)  # (table, rule)
+    neighbours: list[tuple[str, str, str]] = field(default_factory=list)  # (dev, ip, mac)
+    fdb: list[tuple[str, str, str]] = field(default_factory=list)  # (dev, mac, dst)
+
+    def networks(self):
+        """The subnets this node is directly connected to."""
+        for iface in self.interfaces.values():
+            for a in iface.addresses:
+                yield ipaddress.ip_interface(a).network
+
+    def __repr__(self) -> str:
+        lines = [f"Node {self.name}"]
+        for iface in self.interfaces.values():
+            lines.append(f"  {iface!r}")
+        for r in self.routes:
+            lines.append(f"  route {r.ip_args()}")
+        lines += [f"  neigh {ip} lladdr {mac} dev {dev} permanent" for dev, ip, mac in self.neighbours]
+        lines += [f"  fdb {mac} dev {dev} dst {dst} self permanent" for dev, mac, dst in self.fdb]
+        lines += [f"  sysctl {k}={v}" for k, v in self.sysctls]
+        lines += [f"  iptables -t {t} {r}" for t, r in self.iptables]
+        return "\n".join(lines)
+
+
+def default_mac(node: str, ifname: str) -> str:
+    """A fixed, locally administered unicast MAC for an interface without one."""
+    h = hashlib.sha256(f"{node}/{ifname}".encode()).hexdigest()
+    return "02:" + ":".join(h[i:i + 2] for i in range(0, 10, 2))
+
+
+class Topology:
+    """A named graph of nodes (network namespaces) and the devices in them."""
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+            raise TopologyError(f"topology name {name!r} must be letters, digits, '_', '.' or '-'")
+        self.name = name
+        self.nodes: dict[str, Node] = {}
+        self.links: list[tuple[End, End]] = []
+
+    # ---------------------------------------------------------------- helpers
+    def _node(self, name: str, what: str) -> Node:
+        if name not in self.nodes:
+            known = ", ".join(self.nodes) or "none yet"
+            raise TopologyError(f"{what}: unknown node {name!r} (declared nodes: {known}); add_node() it first")
+        return self.nodes[name]
+
+    def _check_ifname(self, node: Node, ifname: str, what: str) -> None:
+        if not isinstance(ifname, str) or not ifname:
+            raise TopologyError(f"{what}: interface name {ifname!r} must be a non-empty string")
+        if len(ifname) > IFNAMSIZ:
+            raise TopologyError(f"{what}: interface name {ifname!r} on {node.name} has {len(ifname)} characters;"
+                                f" the kernel allows at most {IFNAMSIZ} (IFNAMSIZ)")
+        if ifname in (".", "..") or re.search(r"[\s/:]", ifname):
+            raise TopologyError(f"{what}: interface name {ifname!r} may not contain spaces, '/' or ':'")
+        if ifname in node.interfaces or ifname == "lo":
+            raise TopologyError(f"{what}: node {node.name} already has an interface named {ifname!r}")
+
+    @staticmethod
+    def _check_mac(mac: str | None, what: str) -> str | None:
+        if mac is None:
+            return None
+        m = str(mac).lower()
+        if not _MAC_RE.match(m):
+            raise TopologyError(f"{what}: {mac!r} is not a MAC address like 5e:f8:4f:00:e3:37")
+        if int(m[:2], 16) & 1:
+            raise TopologyError(f"{what}: {mac!r} is a multicast MAC; an interface needs a unicast one")
+        return m
+
+    @staticmethod
+    def _check_ip(ip: str, what: str) -> str:
+        try:
+            return str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise TopologyError(f"{what}: {ip!r} is not an IP address") from None
+
+    def _check_addresses(self, node: Node, address, what: str) -> list[str]:
+        if address is None:
+            return []
+        addrs = [address] if isinstance(address, str) else list(address)
+        out = []
+        for a in addrs:
+            if not isinstance(a, str) or "/" not in a:
+                raise TopologyError(f"{what}: address {a!r} must be in CIDR form like 192.168.0.3/26")
+            try:
+                iface = ipaddress.ip_interface(a)
+            except ValueError:
+                raise TopologyError(f"{what}: {a!r} is not a valid CIDR address") from None
+            if iface.version == 6 and not node.ipv6:
+                raise TopologyError(f"{what}: {a!r} is IPv6 but node {node.name} has IPv6 disabled;"
+                                    f" declare it with add_node({node.name!r}, ipv6=True)")
+            for other in node.interfaces.values():
+                if any(ipaddress.ip_interface(x).ip == iface.ip for x in other.addresses):
+                    raise TopologyError(f"{what}: {iface.ip} is already on {node.name}:{other.name}")
+            out.append(str(iface))
+        return out
+
+    def _check_mtu(self, mtu, what: str):
+        if mtu is not None and (not isinstance(mtu, int) or not 68 <= mtu <= 65535):
+            raise TopologyError(f"{what}: mtu {mtu!r} must be an integer from 68 to 65535")
+        return mtu
+
+    def _check_master(self, node: Node, master: str | None, what: str) -> None:
+        if master is None:
+            return
+        br = node.interfaces.get(master)
+        if br is None or br.kind != "bridge":
+            raise TopologyError(f"{what}: master {master!r} is not a bridge on node {node.name};"
+                                f" add_bridge({node.name!r}, {master!r}) first")
+
+    def _add_iface(self, node: Node, iface: Interface) -> Interface:
+        if iface.mac is None and iface.kind != "tun":
+            iface.mac = default_mac(node.name, iface.name)
+        node.interfaces[iface.name] = iface
+        return iface
+
+    # ------------------------------------------------------------ declaration
+    def add_node(self, name: str, sysctls: dict | None = None, ipv6: bool = False) -> Node:
+        """A network namespace named ``name`` (so ``ip netns exec name ...`` works)."""
+        if not isinstance(name, str) or not _NODE_RE.match(name):
+            raise TopologyError(f"node name {name!r} must start with a letter or digit and use only"
+                                f" letters, digits, '_', '.' or '-'")
+        if name in self.nodes:
+            raise TopologyError(f"node {name!r} is declared twice")
+        node = self.nodes[name] = Node(name, ipv6=ipv6)
+        for key, value in (sysctls or {}).items():
+            self.add_sysctl(name, key, value)
+        return node
+
+    def add_bridge(self, node: str, name: str, address=None, mac=None, mtu=None) -> Interface:
+        """A Linux bridge (a virtual switch) such as ``docker0`` or ``cni0``."""
+        what = f"bridge {node}:{name}"
+        n = self._node(node, what)
+        self._check_ifname(n, name, what)
+        return self._add_iface(n, Interface(node, name, "bridge", self._check_addresses(n, address, what),
+                                            self._check_mac(mac, what), self._check_mtu(mtu, what)))
+
+    def add_link(self, a: End | str, b: End | str, mtu: int | None = None) -> tuple[Interface, Interface]:
+        """A veth pair: a cable whose two ends may sit in different nodes."""
+        ea, eb = End.parse(a), End.parse(b)
+        what = f"link {ea.node}:{ea.ifname} <-> {eb.node}:{eb.ifname}"
+        na, nb = self._node(ea.node, what), self._node(eb.node, what)
+        self._check_ifname(na, ea.ifname, what)
+        self._check_ifname(nb, eb.ifname, what)
+        if (ea.node, ea.ifname) == (eb.node, eb.ifname):
+            raise TopologyError(f"{what}: both ends are the same interface")
+        addrs = []
+        for n, e in ((na, ea), (nb, eb)):
+            self._check_master(n, e.master, what)
+            addrs.append(self._check_addresses(n, e.address, f"{what}, end {e.node}:{e.ifname}"))
+            if e.master and addrs[-1]:
+                raise TopologyError(f"{what}: {e.node}:{e.ifname} is a port of {e.master}; put the address"
+                                    f" on the bridge, not on its port")
+        for x in addrs[0]:
+            xi = ipaddress.ip_interface(x)
+            peers = [ipaddress.ip_interface(y) for y in addrs[1] if ipaddress.ip_interface(y).version == xi.version]
+            if peers and not any(p.ip in xi.network and xi.ip in p.network for p in peers):
+                raise TopologyError(f"{what}: {ea.node}:{ea.ifname} has {x} but {eb.node}:{eb.ifname} has"
+                                    f" {', '.join(map(str, peers))}, in a different subnet; the two ends of one"
+                                    f" cable should share a subnet (use a bridge to mix subnets on one LAN)")
+        ifa = self._add_iface(na, Interface(ea.node, ea.ifname, "veth", addrs[0], self._check_mac(ea.mac, what),
+                                            self._check_mtu(ea.mtu or mtu, what), ea.master, (eb.node, eb.ifname)))
+        ifb = self._add_iface(nb, Interface(eb.node, eb.ifname, "veth", addrs[1], self._check_mac(eb.mac, what),
+                                            self._check_mtu(eb.mtu or mtu, what), eb.master, (ea.node, ea.ifname)))
+        self.links.append((ea, eb))
+        return ifa, ifb
+
+    def add_vxlan(self, node: str, name: str, vni: int, local: str, dev: str, dstport: int = 8472,
+                  mac=None, address=None, learning: bool = False, mtu=None) -> Interface:
+        """A VXLAN tunnel endpoint (VTEP) such as flannel's ``flannel.1`` (UDP 8472)."""
+        what = f"vxlan {node}:{name}"
+        n = self._node(node, what)
+        self._check_ifname(n, name, what)
+        if not isinstance(vni, int) or not 0 <= vni < 2 ** 24:
+            raise TopologyError(f"{what}: vni {vni!r} must be an integer below 2**24")
+        if not isinstance(dstport, int) or not 0 < dstport < 65536:
+            raise TopologyError(f"{what}: dstport {dstport!r} must be a UDP port number")
+        if dev not in n.interfaces:
+            raise TopologyError(f"{what}: underlay device {dev!r} is not an interface of {node}")
+        local = self._check_ip(local, what)
+        return self._add_iface(n, Interface(node, name, "vxlan", self._check_addresses(n, address, what),
+                                            self._check_mac(mac, what), self._check_mtu(mtu, what),
+                                            options={"vni": vni, "local": local, "dev": dev,
+                                                     "dstport": dstport, "learning": learning}))
+
+    def add_tun(self, node: str, name: str, address=None, mtu=None) -> Interface:
+        """A persistent TUN device (layer 3, like flannel's UDP-mode ``flannel0``)."""
+        what = f"tun {node}:{name}"
+        n = self._node(node, what)
+        self._check_ifname(n, name, what)
+        return self._add_iface(n, Interface(node, name, "tun", self._check_addresses(n, address, what),
+                                            None, self._check_mtu(mtu, what)))
+
+    def add_route(self, node: str, dst: str, via: str | None = None, dev: str | None = None,
+                  onlink: bool = False, metric: int | None = None) -> Route:
+        """A static route, ``ip route add DST [via GW] [dev DEV] [onlink] [metric N]``."""
+        what = f"route {dst} on {node}"
+        n = self._node(node, what)
+        if dst != "default":
+            try:
+                dst = str(ipaddress.ip_network(dst))
+            except ValueError as e:
+                raise TopologyError(f"{what}: destination must be 'default' or a network like 10.1.16.0/24 ({e})") from None
+        if via is None and dev is None:
+            raise TopologyError(f"{what}: give a gateway (via=) or a device (dev=)")
+        if dev is not None and dev not in n.interfaces:
+            raise TopologyError(f"{what}: dev {dev!r} is not an interface of {node}")
+        if onlink and dev is None:
+            raise TopologyError(f"{what}: onlink needs dev= (the kernel must know which link the gateway is on)")
+        if via is not None:
+            gw = ipaddress.ip_address(self._check_ip(via, what))
+            if not onlink:
+                nets = [net for net in n.networks() if net.version == gw.version]
+                if dev is not None:
+                    nets = [ipaddress.ip_interface(a).network for a in n.interfaces[dev].addresses]
+                if not any(gw in net for net in nets):
+                    where = f"{dev}'s subnets" if dev else f"any subnet of {node}"
+                    raise TopologyError(f"{what}: gateway {gw} is not on {where}"
+                                        f" ({', '.join(map(str, nets)) or 'none'}); fix the address or pass onlink=True")
+        if metric is not None and (not isinstance(metric, int) or metric < 0):
+            raise TopologyError(f"{what}: metric {metric!r} must be a non-negative integer")
+        route = Route(dst, via, dev, onlink, metric)
+        if any(r.dst == dst and r.metric == metric for r in n.routes):
+            raise TopologyError(f"{what}: {node} already has a route to {dst} with metric {metric}")
+        n.routes.append(route)
+        return route
+
+    def add_sysctl(self, node: str, key: str, value) -> None:
+        """``sysctl -w key=value`` inside the node, e.g. ``net.ipv4.ip_forward=1``."""
+        what = f"sysctl {key} on {node}"
+        n = self._node(node, what)
+        if not isinstance(key, str) or not re.match(r"^net\.[A-Za-z0-9_.-]+$", key) or ".." in key:
+            raise TopologyError(f"{what}: only per-namespace net.* keys can be set in a node")
+        n.sysctls.append((key, str(value)))
+
+    def add_iptables(self, node: str, rule: str, table: str = "filter") -> None:
+        """One rule in iptables-save syntax, e.g. ``-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE``."""
+        what = f"iptables rule {rule!r} on {node}"
+        n = self._node(node, what)
+        if table not in IPTABLES_TABLES:
+            raise TopologyError(f"{what}: table {table!r} is not one of {', '.join(IPTABLES_TABLES)}")
+        if not isinstance(rule, str) or not re.match(r"^-[AIN] \S+", rule) or "\n" in rule:
+            raise TopologyError(f"{what}: write it as iptables-save does, starting with -A CHAIN, -I CHAIN or -N CHAIN")
+        n.iptables.append((table, rule))
+
+    def add_neigh(self, node: str, dev: str, ip: str, mac: str) -> None:
+        """A permanent neighbour (ARP) entry, as flanneld writes for a remote VTEP."""
+        what = f"neighbour {ip} on {node}:{dev}"
+        n = self._node(node, what)
+        if dev not in n.interfaces:
+            raise TopologyError(f"{what}: {dev!r} is not an interface of {node}")
+        n.neighbours.append((dev, self._check_ip(ip, what), self._check_mac(mac, what)))
+
+    def add_fdb(self, node: str, dev: str, mac: str, dst: str) -> None:
+        """A permanent forwarding entry ``bridge fdb add MAC dev DEV dst IP self permanent``."""
+        what = f"fdb entry {mac} on {node}:{dev}"
+        n = self._node(node, what)
+        if dev not in n.interfaces:
+            raise TopologyError(f"{what}: {dev!r} is not an interface of {node}")
+        if n.interfaces[dev].kind != "vxlan":
+            raise TopologyError(f"{what}: a 'dst' fdb entry needs a vxlan device, and {dev} is a {n.interfaces[dev].kind}")
+        n.fdb.append((dev, self._check_mac(mac, what), self._check_ip(dst, what)))
+
+    # ------------------------------------------------------------------ views
+    def node(self, name: str) -> Node:
+        return self._node(name, "lookup")
+
+    def __repr__(self) -> str:
+        lines = [f"Topology {self.name!r}: {len(self.nodes)} nodes, {len(self.links)} links"]
+        for node in self.nodes.values():
+            lines += ["  " + line for line in repr(node).splitlines()]
+        return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Re-run the course's notebooks on this machine's kernel and save them, ready to commit.
+
+Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]   (default: every notebook in book/ and labs/)
+
+What makes a second run a no-op in git:
+- ipywidgets state is saved (the static site renders it), with the random model ids renamed to ids
+  derived from the notebook's path and the widget's order of creation;
+- volatile metadata (execution timestamps, the Python patch version) is dropped;
+- a cell's new output replaces the committed one only when they differ after the sanitizing regexes
+  nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run.
+"""
+from __future__ import annotations
+
+import configparser
+import copy
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def sanitizers() -> list[tuple[re.Pattern, str]]:
+    if not SANITIZE_CFG.exists():
+        return []
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(SANITIZE_CFG)
+    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
+
+
+def sanitized(outputs: list, rules) -> str:
+    text = json.dumps(outputs, sort_keys=True)
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    # Widget model ids are renamed after execution; compare without them.
+    return re.sub(r'"model_id": "[0-9a-f]{32}"', '"model_id": ""', text)
+
+
+def rename_widget_ids(nb, relpath: str) -> None:
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not state:
+        return
+    mapping = {}
+    for index, old in enumerate(state):
+        mapping[old] = hashlib.md5(f"{relpath}:{index}".encode()).hexdigest()
+    text = json.dumps(nb)
+    for old, new in mapping.items():
+        text = text.replace(old, new)
+    renamed = nbformat.from_dict(json.loads(text))
+    nb.clear()
+    nb.update(renamed)
+
+
+def strip_volatile(nb) -> None:
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.metadata.pop("collapsed", None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+
+def execute(path: Path, rules) -> bool:
+    relpath = path.relative_to(ROOT).as_posix()
+    committed = nbformat.read(path, as_version=4)
+    nb = copy.deepcopy(committed)
+    client = NotebookClient(
+        nb, timeout=900, kernel_name="python3", store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    rename_widget_ids(nb, relpath)
+    strip_volatile(nb)
+    for old, new in zip(committed.cells, nb.cells):
+        if new.cell_type == "code" and old.get("outputs") and sanitized(old.outputs, rules) == sanitized(new.outputs, rules):
+            new.outputs = old.outputs
+    changed = nbformat.writes(nb) != nbformat.writes(committed)
+    if changed:
+        nbformat.write(nb, path)
+    print(f"{'updated  ' if changed else 'unchanged'} {relpath}")
+    return changed
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a).resolve() for a in argv] or sorted(
+        p for d in ("book", "labs") for p in (ROOT / d).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
+    rules = sanitizers()
+    for path in paths:
+        execute(path, rules)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
