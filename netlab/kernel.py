@@ -8,7 +8,8 @@ is shown in transcripts and replays like any other command.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+from .quiz import Check
 
 
 def _json(world, node, command):
@@ -44,22 +45,6 @@ def addresses(world, node: str) -> dict[str, list[str]]:
             for link in _json(world, node, "ip -j addr show")}
 
 
-@dataclass(frozen=True)
-class Check:
-    """A lab check's verdict: ``ok`` and one sentence saying what is wrong and what to try."""
-
-    ok: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        return ("PASS: " if self.ok else "FAIL: ") + self.message
-
-    __repr__ = __str__
-
-
 def check_route(world, node: str, dst: str, via: str | None = None, dev: str | None = None) -> Check:
     """Does NODE's kernel route DST (via gateway VIA, out of DEV, when given)?"""
     r = route_get(world, node, dst)
@@ -87,3 +72,24 @@ def check_neighbour(world, node: str, dev: str, ip: str, mac: str) -> Check:
                                 f" `ip neigh replace {ip} lladdr {mac} dev {dev} nud permanent`")
     return Check(False, f"{node} has no neighbour entry for {ip} on {dev}; add it with"
                         f" `ip neigh add {ip} lladdr {mac} dev {dev} nud permanent`")
+
+
+def check_routers_crossed(world, node: str, dst: str, answer) -> Check:
+    """Ping DST from NODE and compare ANSWER with the routers the reply crossed (64 minus its TTL).
+
+    Linux and macOS send with TTL 64 and each router lowers it by one, so a reply arriving with
+    ttl=63 crossed one router; the seed's ttl=60 means four.
+    """
+    reply = world.run(node, f"ping -c 1 -W 1 {dst}", check=False)
+    if "ttl=" not in reply.stdout:
+        return Check(False, f"no reply from {dst} to count routers with; make `ping {dst}` work in {node} first")
+    ttl = int(reply.stdout.split("ttl=")[1].split()[0])
+    crossed = 64 - ttl
+    try:
+        given = int(answer)
+    except (TypeError, ValueError):
+        return Check(False, f"give the number of routers as a whole number, not {answer!r}", crossed, answer)
+    if given == crossed:
+        return Check(True, f"the reply arrived with ttl={ttl}: 64 - {ttl} = {crossed} router(s)", crossed, given)
+    return Check(False, f"the reply arrived with ttl={ttl}; it started at 64 and each router lowers it by one",
+                 crossed, given)

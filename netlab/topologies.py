@@ -5,10 +5,8 @@ Chapter 1 (IP addressing): :func:`pc_pair` and :func:`pc_pair_with_router`.
 
 from __future__ import annotations
 
+from .frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
 from .topology import End, Topology
-
-PC1_MAC = "02:00:c0:a8:00:03"  # 192.168.0.3 in the last four bytes
-PC2_MAC = "02:00:c0:a8:00:c0"  # 192.168.0.192
 
 
 def pc_pair(pc2_address: str = "192.168.0.192/26") -> Topology:
@@ -26,21 +24,24 @@ def pc_pair(pc2_address: str = "192.168.0.192/26") -> Topology:
     return t
 
 
-def pc_pair_with_router() -> Topology:
+def pc_pair_with_router(default_routes: bool = True) -> Topology:
     """PC1 (192.168.0.3/26) - r1 (192.168.0.1/26 | 192.168.0.193/26) - PC2 (192.168.0.192/26).
 
-    r1 forwards (ip_forward=1) and each PC's default route points at it.
+    r1 forwards (ip_forward=1) and, unless ``default_routes=False`` (the lab's starting point),
+    each PC's default route points at it. r1's leg towards PC1 has the gateway MAC that
+    :func:`netlab.frames.first_frame` uses, so a captured frame and a built one compare byte for byte.
     """
     t = Topology("pc_pair_with_router")
     t.add_node("pc1")
     t.add_node("pc2")
     t.add_node("r1", sysctls={"net.ipv4.ip_forward": 1})
     t.add_link(End("pc1", "eth0", "192.168.0.3/26", mac=PC1_MAC),
-               End("r1", "eth0", "192.168.0.1/26", mac="02:00:c0:a8:00:01"))
+               End("r1", "eth0", "192.168.0.1/26", mac=GATEWAY_MAC))
     t.add_link(End("pc2", "eth0", "192.168.0.192/26", mac=PC2_MAC),
-               End("r1", "eth1", "192.168.0.193/26", mac="02:00:c0:a8:00:c1"))
-    t.add_route("pc1", "default", via="192.168.0.1")
-    t.add_route("pc2", "default", via="192.168.0.193")
+               End("r1", "eth1", "192.168.0.193/26", mac="02:42:c0:a8:00:c1"))
+    if default_routes:
+        t.add_route("pc1", "default", via="192.168.0.1")
+        t.add_route("pc2", "default", via="192.168.0.193")
     return t
 
 

@@ -122,7 +122,7 @@ def test_repr_shows_nodes_interfaces_addresses():
     t = pc_pair()
     text = repr(t)
     assert "Topology 'pc_pair': 3 nodes, 2 links" in text
-    assert "eth0 192.168.0.3/26 02:00:c0:a8:00:03 <-> lan:port1" in text
+    assert "eth0 192.168.0.3/26 02:42:c0:a8:00:03 <-> lan:port1" in text
     assert "br0 (bridge)" in text
     assert repr(t.node("pc1")).startswith("Node pc1\n  eth0 192.168.0.3/26")
 
