@@ -22,7 +22,7 @@ sysdeps:
 # Build the site from the committed notebook outputs (nothing is executed), warnings are errors.
 book: sysdeps $(STAMP)
 	bash scripts/fetch_widget_js.sh
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --all --quiet
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
 # The whole test suite: unit, property, lab worlds, notebooks (nbval), and the built site in Chromium.

@@ -67,3 +67,33 @@ from .routetable import (
     parse_routes,
 )
 from .route_widgets import render_route_lookup, route_lookup_explorer
+
+# Chapter 2 topologies: the seed's host-to-vSphere-VM network and a path of N routers
+# (netlab.topologies); their checks are netlab.kernel.check_default_gateway / check_path.
+from .topologies import (
+    HOST_A_MAC,
+    ROUTER_C_LAN_MAC,
+    ROUTER_C_SERVER_MAC,
+    ROUTER_D_MAC,
+    VM_B_MAC,
+    office_network,
+    router_chain,
+)
+
+# Flannel's UDP backend (chapter 5): the seed's two-node topology, and the package with the lease
+# store, the daemon and its lab helpers (use it as netlab.flannel.start_store(...), ...).
+from .topologies import flannel_udp
+from . import flannel
+
+# The Docker bridge built by hand, NAT, the seed's troubleshooting checklist, the bridge explorer
+# (netlab.docker, netlab.docker_widgets): chapters 3 and 4.
+from . import docker
+from .docker import diagnose as diagnose_docker, docker_node, docker_two_nodes
+from .docker_widgets import BridgeSnapshot, bridge_explorer, bridge_snapshot, bridge_walk, observe_ports
+
+# Packet walk: follow one packet hop by hop with the kernel's decisions, and draw it
+# (netlab.walk, netlab.walk_draw, netlab.walk_widgets).
+from .walk import Hop, Walk, WalkError, trace
+from .walk_draw import draw_walk, header_stack
+from .walk_widgets import walk_explorer
+from .topologies import walk_nat

@@ -93,3 +93,54 @@ def check_routers_crossed(world, node: str, dst: str, answer) -> Check:
         return Check(True, f"the reply arrived with ttl={ttl}: 64 - {ttl} = {crossed} router(s)", crossed, given)
     return Check(False, f"the reply arrived with ttl={ttl}; it started at 64 and each router lowers it by one",
                  crossed, given)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 2 (gateways and routers): default gateways and the path across routers.
+# ---------------------------------------------------------------------------
+
+def default_gateways(world, node: str) -> list[str]:
+    """``ip -j route show default``: the gateways of NODE's default routes, lowest metric first."""
+    found = sorted(_json(world, node, "ip -j route show default"), key=lambda r: r.get("metric", 0))
+    return [r["gateway"] for r in found if r.get("gateway")]
+
+
+def check_default_gateway(world, node: str, gateway: str) -> Check:
+    """Is NODE's default route (the one with the lowest metric) via GATEWAY?"""
+    gws = default_gateways(world, node)
+    if not gws:
+        return Check(False, f"{node} has no default route; add one with `ip route add default via {gateway}`"
+                            f" in {node}", gateway, None)
+    if gws[0] != gateway:
+        return Check(False, f"{node}'s default route goes via {gws[0]}, not {gateway}; change it with"
+                            f" `ip route replace default via {gateway}` in {node}", gateway, gws[0])
+    return Check(True, f"{node}'s default gateway is {gateway}", gateway, gws[0])
+
+
+def trace_hops(world, node: str, dst: str, max_hops: int = 8) -> list[str | None]:
+    """``traceroute -n -q 1 -N 1 -w 1 -m MAX DST`` from NODE: the address that answered at each
+    hop, ``None`` where nothing did (``*``), stopping at DST."""
+    out = world.run(node, f"traceroute -n -q 1 -N 1 -w 1 -m {max_hops} {dst}", check=False).stdout
+    hops: list[str | None] = []
+    for line in out.splitlines()[1:]:
+        parts = line.split()
+        if not parts or not parts[0].isdigit():
+            continue
+        hops.append(None if parts[1] == "*" else parts[1])
+        if parts[1] == dst:
+            break
+    return hops
+
+
+def check_path(world, node: str, dst: str, hops: list[str]) -> Check:
+    """Does traceroute from NODE reach DST through exactly HOPS (the routers' addresses, then DST)?"""
+    got = trace_hops(world, node, dst, max_hops=len(hops) + 2)
+    shown = " -> ".join(h or "*" for h in got) or "nothing"
+    if got == list(hops):
+        return Check(True, f"{node} reaches {dst} in {len(hops)} hops: {shown}", hops, got)
+    for i, (want, have) in enumerate(zip(hops, got), start=1):
+        if want != have:
+            where = f"hop {i} answered {have}" if have else f"nothing answered at hop {i}"
+            return Check(False, f"traceroute from {node}: {shown}; {where}, expected {want}: read the routing"
+                                f" table of the last router that answered, and of the next one", hops, got)
+    return Check(False, f"traceroute from {node}: {shown}; expected {' -> '.join(hops)}", hops, got)

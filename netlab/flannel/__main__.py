@@ -1,0 +1,88 @@
+"""``python3 -m netlab.flannel``: the daemon, the embedded store, and a v2 etcdctl stand-in.
+
+    python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0 [--subnet 100.96.1.0/24]
+    python3 -m netlab.flannel store --listen 10.168.0.1 --port 2379
+    python3 -m netlab.flannel etcdctl --endpoints http://10.168.0.1:2379 ls|get|set KEY [VALUE]
+    python3 -m netlab.flannel wait --etcd http://10.168.0.1:2379 [--key KEY] [--timeout 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .store import EtcdV2Client, StoreError, serve
+from .udp import FlannelError, Flanneld
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python3 -m netlab.flannel", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    u = sub.add_parser("udp", help="run flanneld with the UDP backend")
+    u.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
+    u.add_argument("--iface", default="eth0", help="the node's external interface")
+    u.add_argument("--public-ip", help="the address other nodes send to (default: IFACE's)")
+    u.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
+    u.add_argument("--mtu", type=int, help="flannel0's MTU (default: IFACE's MTU - 28)")
+    u.add_argument("--log", help="also append the log to this file")
+    s = sub.add_parser("store", help="serve the embedded store (etcd's v2 keys API subset)")
+    s.add_argument("--listen", default="0.0.0.0")
+    s.add_argument("--port", type=int, default=2379)
+    e = sub.add_parser("etcdctl", help="ls / get / set against the store, as etcdctl's v2 commands print")
+    e.add_argument("--endpoints", default="http://127.0.0.1:2379")
+    e.add_argument("verb", choices=["ls", "get", "set"])
+    e.add_argument("key")
+    e.add_argument("value", nargs="?")
+    w = sub.add_parser("wait", help="wait until the store answers (and KEY exists)")
+    w.add_argument("--etcd", default="http://127.0.0.1:2379")
+    w.add_argument("--key")
+    w.add_argument("--timeout", type=float, default=10)
+    args = p.parse_args(argv)
+
+    if args.cmd == "store":
+        serve(args.listen, args.port)
+        return 0
+    if args.cmd == "wait":
+        client, deadline = EtcdV2Client(args.etcd, timeout=1), time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            try:
+                if args.key is None and client.health() or args.key and client.get(args.key) is not None:
+                    return 0
+            except StoreError:
+                pass
+            time.sleep(0.05)
+        print(f"the store at {args.etcd} did not answer{' with ' + args.key if args.key else ''}"
+              f" within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    if args.cmd == "etcdctl":
+        client = EtcdV2Client(args.endpoints)
+        try:
+            if args.verb == "ls":
+                print("\n".join(client.ls(args.key)))
+            elif args.verb == "get":
+                value = client.get(args.key)
+                if value is None:
+                    print(f"Error:  100: Key not found ({args.key})", file=sys.stderr)
+                    return 4
+                print(value)
+            else:
+                client.set(args.key, args.value or "")
+                print(args.value)
+        except StoreError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            return 4
+        return 0
+    daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip, subnet=args.subnet,
+                      mtu=args.mtu, log_path=args.log)
+    try:
+        daemon.run()
+    except (FlannelError, StoreError, OSError) as err:
+        daemon.log(f"error: {err}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

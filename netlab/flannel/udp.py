@@ -1,0 +1,407 @@
+"""A small flanneld with the UDP backend: a TUN device, a lease in the store, a forwarding loop.
+
+What it does, in the order the real flanneld does it (flannel-io/flannel ``pkg/backend/udp``):
+
+1. read the network config at ``/coreos.com/network/config``;
+2. lease a subnet for this node: reuse one that already carries our PublicIP (a restart), else
+   create the lowest free /24 with ``prevExist=false`` so two nodes can never take the same one
+   (the real flanneld picks a random free one; lowest-free keeps the book's output fixed);
+3. create ``flannel0``: open ``/dev/net/tun`` with ``IFF_TUN | IFF_NO_PI`` (raw IP packets, no
+   4-byte header), give it the lease's first address with the overlay's prefix (``100.96.1.0/16``),
+   MTU = external MTU - 28 (20 IP + 8 UDP), and bring it up. The kernel then adds the route
+   ``100.96.0.0/16 dev flannel0 proto kernel scope link src 100.96.1.0`` by itself;
+4. watch the store for other nodes' leases (an etcd v2 long poll) and keep a table
+   subnet -> PublicIP;
+5. forward: a packet read from flannel0 goes, TTL decremented, in a UDP datagram to port 8285 of
+   the node owning its destination; a datagram received on 8285 is written to flannel0 as it is.
+   No owner: an ICMP "net unreachable" is written back into flannel0, as ``proxy_amd64.c`` does.
+
+Each packet thus enters user space once on each node: ``read(tun)`` then ``sendto(udp)`` on the
+sender, ``recvfrom(udp)`` then ``write(tun)`` on the receiver. The counters count those calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import ipaddress
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+from .store import CONFIG_KEY, SUBNETS, StoreError, key_subnet, subnet_key
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+DEFAULT_PORT = 8285
+ENCAP_OVERHEAD = 28  # outer IPv4 header (20) + UDP header (8)
+LEASE_TTL = 24 * 3600  # flannel's lease lifetime (Documentation/reservations.md)
+
+
+class FlannelError(RuntimeError):
+    """The daemon cannot start: no config, no free subnet, no TUN; the message says which."""
+
+
+# ------------------------------------------------------------------- config and leases
+@dataclass(frozen=True)
+class Config:
+    """flannel's network config (``/coreos.com/network/config``), with its defaults filled in."""
+
+    network: ipaddress.IPv4Network
+    subnet_len: int = 24
+    subnet_min: ipaddress.IPv4Network | None = None
+    subnet_max: ipaddress.IPv4Network | None = None
+    backend: str = "udp"
+    port: int = DEFAULT_PORT
+
+    @classmethod
+    def parse(cls, text: str) -> "Config":
+        try:
+            raw = json.loads(text)
+            network = ipaddress.IPv4Network(raw["Network"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise FlannelError(f"bad network config {text!r}: {e}") from None
+        n = int(raw.get("SubnetLen", 24))
+        backend = raw.get("Backend") or {}
+        subnets = list(network.subnets(new_prefix=n)) if n > network.prefixlen else [network]
+        # flannel's defaults: SubnetMin is the second subnet (the first is left out), SubnetMax the last.
+        lo = ipaddress.IPv4Network(f"{raw['SubnetMin']}/{n}") if raw.get("SubnetMin") else subnets[min(1, len(subnets) - 1)]
+        hi = ipaddress.IPv4Network(f"{raw['SubnetMax']}/{n}") if raw.get("SubnetMax") else subnets[-1]
+        return cls(network, n, lo, hi, backend.get("Type", "udp"), int(backend.get("Port", DEFAULT_PORT)))
+
+    def candidates(self):
+        """The leasable subnets, lowest first."""
+        for s in self.network.subnets(new_prefix=self.subnet_len):
+            if self.subnet_min.network_address <= s.network_address <= self.subnet_max.network_address:
+                yield s
+
+
+def lease_value(public_ip: str, backend: str = "udp") -> str:
+    """The JSON a lease holds, field for field as flannel writes it (the UDP backend has no BackendData)."""
+    return json.dumps({"PublicIP": public_ip, "PublicIPv6": None, "BackendType": backend, "BackendData": None},
+                      separators=(",", ":"))
+
+
+def acquire_lease(store, config: Config, public_ip: str, preferred: str | None = None,
+                  log=lambda msg: None) -> ipaddress.IPv4Network:
+    """Lease a subnet for PUBLIC_IP: reuse ours if the store has it, else take a free one atomically."""
+    for _ in range(100):
+        leases, _ = store.items(SUBNETS)
+        for key, value in leases.items():
+            try:
+                if json.loads(value).get("PublicIP") == public_ip:
+                    subnet = ipaddress.IPv4Network(key_subnet(key))
+                    store.set(key, lease_value(public_ip, config.backend), ttl=LEASE_TTL)
+                    log(f"found our lease {subnet} in the store (a restart): reusing it")
+                    return subnet
+            except ValueError:
+                continue
+        taken = {ipaddress.IPv4Network(key_subnet(k)) for k in leases}
+        wanted = []
+        if preferred:
+            wanted.append(ipaddress.IPv4Network(preferred))
+        wanted += [s for s in config.candidates() if s not in taken]
+        for subnet in wanted:
+            if subnet in taken or not subnet.subnet_of(config.network):
+                continue
+            if store.create(subnet_key(subnet), lease_value(public_ip, config.backend), ttl=LEASE_TTL):
+                log(f"leased {subnet} for {public_ip}: created {subnet_key(subnet)}")
+                return subnet
+            log(f"{subnet} was taken by another node just now; trying again")
+            break  # someone else won the race: list again
+        else:
+            raise FlannelError(f"no free subnet left in {config.network} (SubnetLen {config.subnet_len})")
+    raise FlannelError("could not lease a subnet after 100 attempts")
+
+
+def routes_from_leases(leases: dict[str, str], own: ipaddress.IPv4Network | None) -> dict:
+    """{subnet: PublicIP} for every lease but our own."""
+    table = {}
+    for key, value in leases.items():
+        try:
+            subnet = ipaddress.IPv4Network(key_subnet(key))
+            ip = json.loads(value)["PublicIP"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if subnet != own:
+            table[subnet] = ip
+    return table
+
+
+# ------------------------------------------------------------------- packets
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def decrement_ttl(packet: bytes) -> bytes | None:
+    """The packet with TTL - 1 and its header checksum fixed, or None when the TTL runs out."""
+    if packet[8] <= 1:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    header = bytearray(packet[:ihl])
+    header[8] -= 1
+    header[10:12] = b"\0\0"
+    header[10:12] = struct.pack("!H", checksum(bytes(header)))
+    return bytes(header) + packet[ihl:]
+
+
+def net_unreachable(packet: bytes, source: str) -> bytes | None:
+    """ICMP destination unreachable, code 0 (net), from SOURCE back to the packet's sender.
+
+    As ``send_net_unreachable`` in flannel's ``proxy_amd64.c``: TTL 8, the offender's IP header and
+    first 8 payload bytes quoted; never in answer to an ICMP error.
+    """
+    ihl = (packet[0] & 0x0F) * 4
+    if packet[9] == 1 and len(packet) > ihl and packet[ihl] not in (0, 8, 13, 14, 15, 16, 17, 18):
+        return None  # an ICMP error: no error about an error
+    quoted = packet[:ihl + 8]
+    icmp = bytearray(struct.pack("!BBHI", 3, 0, 0, 0) + quoted)
+    icmp[2:4] = struct.pack("!H", checksum(bytes(icmp)))
+    total = 20 + len(icmp)
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 8, 1, 0,
+                               socket.inet_aton(source), packet[12:16]))
+    ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
+    return bytes(ip) + bytes(icmp)
+
+
+@dataclass
+class Counters:
+    """How often each crossing between kernel and the daemon happened."""
+
+    tun_reads: int = 0
+    udp_sends: int = 0
+    udp_recvs: int = 0
+    tun_writes: int = 0
+    unreachable: int = 0
+    ttl_expired: int = 0
+    dropped_not_up: int = 0
+
+    def line(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+
+
+@dataclass
+class Decision:
+    """What the daemon does with one packet: ``send`` (to a node), ``reply`` (into the TUN) or ``drop``."""
+
+    action: str
+    data: bytes = b""
+    peer: tuple[str, int] | None = None
+    reason: str = ""
+
+
+def lookup(routes: dict, dst: str) -> str | None:
+    """PublicIP of the node whose lease holds DST (longest prefix first), or None."""
+    addr = ipaddress.IPv4Address(dst)
+    best = None
+    for subnet, ip in routes.items():
+        if addr in subnet and (best is None or subnet.prefixlen > best[0].prefixlen):
+            best = (subnet, ip)
+    return best[1] if best else None
+
+
+def decide(packet: bytes, routes: dict, tun_address: str, port: int = DEFAULT_PORT) -> Decision:
+    """The forwarding decision for one packet read from flannel0 (pure: no sockets)."""
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return Decision("drop", reason="not an IPv4 packet")
+    dst = socket.inet_ntoa(packet[16:20])
+    peer = lookup(routes, dst)
+    if peer is None:
+        reply = net_unreachable(packet, tun_address)
+        if reply is None:
+            return Decision("drop", reason=f"no lease holds {dst} (and it is an ICMP error)")
+        return Decision("reply", reply, reason=f"no lease holds {dst}: ICMP net unreachable")
+    out = decrement_ttl(packet)
+    if out is None:
+        return Decision("drop", reason=f"TTL expired for {dst}")
+    return Decision("send", out, (peer, port), reason=f"{dst} -> {peer}:{port}")
+
+
+# ------------------------------------------------------------------- the daemon
+def open_tun(name: str = "flannel0") -> int:
+    """Create (or attach to) TUN device NAME with IFF_TUN | IFF_NO_PI; returns the file descriptor."""
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def iface_info(iface: str) -> tuple[str, int]:
+    """(first IPv4 address, MTU) of IFACE, from ``ip -j addr show``."""
+    out = subprocess.run(["ip", "-j", "addr", "show", "dev", iface], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise FlannelError(f"no interface {iface!r}: {out.stderr.strip()}")
+    data = json.loads(out.stdout)[0]
+    addrs = [a["local"] for a in data.get("addr_info", []) if a.get("family") == "inet"]
+    if not addrs:
+        raise FlannelError(f"interface {iface} has no IPv4 address")
+    return addrs[0], int(data["mtu"])
+
+
+@dataclass
+class Flanneld:
+    """flanneld's UDP backend for one node. ``run()`` blocks until SIGTERM/SIGINT."""
+
+    store: object
+    iface: str = "eth0"
+    public_ip: str | None = None
+    subnet: str | None = None
+    tun_name: str = "flannel0"
+    mtu: int | None = None
+    log_path: str | None = None
+    routes: dict = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
+
+    def log(self, msg: str) -> None:
+        line = f"flanneld: {msg}\n"
+        os.write(2, line.encode())
+        if self.log_path:
+            with open(self.log_path, "a") as f:
+                f.write(line)
+
+    # -- start up
+    def start(self) -> None:
+        ext_ip, ext_mtu = iface_info(self.iface)
+        self.public_ip = self.public_ip or ext_ip
+        self.log(f"using interface {self.iface} with address {self.public_ip} (MTU {ext_mtu})")
+        text = self.store.get(CONFIG_KEY)
+        if text is None:
+            raise FlannelError(f"no network config at {CONFIG_KEY}: write it first (etcdctl set {CONFIG_KEY} ...)")
+        self.config = Config.parse(text)
+        self.log(f"network config: {self.config.network}, /{self.config.subnet_len} per node,"
+                 f" backend {self.config.backend} on UDP {self.config.port}")
+        self.lease = acquire_lease(self.store, self.config, self.public_ip, self.subnet, self.log)
+        self.tun_address = str(self.lease.network_address)
+        self.mtu = self.mtu or ext_mtu - ENCAP_OVERHEAD
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((self.public_ip, self.config.port))
+        self.log(f"listening on UDP {self.public_ip}:{self.config.port}")
+        self.tun = open_tun(self.tun_name)
+        self.log(f"opened /dev/net/tun as {self.tun_name} (IFF_TUN|IFF_NO_PI)")
+        for cmd in (f"ip addr add {self.tun_address}/{self.config.network.prefixlen} dev {self.tun_name}",
+                    f"ip link set dev {self.tun_name} mtu {self.mtu} up"):
+            self.log(f"$ {cmd}")
+            res = subprocess.run(cmd.split(), capture_output=True, text=True)
+            if res.returncode:
+                raise FlannelError(f"`{cmd}` failed: {res.stderr.strip()}")
+        leases, self.index = self.store.items(SUBNETS)
+        self.set_routes(routes_from_leases(leases, self.lease))
+        self.write_subnet_env()
+
+    def write_subnet_env(self) -> None:
+        """What flanneld hands to Docker (``/run/flannel/subnet.env``), one file per node in a world."""
+        directory = "/run/flannel"
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"subnet-{self.public_ip}.env")
+        with open(path, "w") as f:
+            f.write(f"FLANNEL_NETWORK={self.config.network}\nFLANNEL_SUBNET={self.lease.network_address + 1}"
+                    f"/{self.lease.prefixlen}\nFLANNEL_MTU={self.mtu}\nFLANNEL_IPMASQ=false\n")
+
+    def set_routes(self, table: dict) -> None:
+        old, self.routes = self.routes, table  # one assignment: the loop sees old or new, never half
+        for subnet in sorted(set(table) - set(old)):
+            self.log(f"lease {subnet} -> {table[subnet]}: forwarding to {table[subnet]}:{self.config.port}")
+        for subnet in sorted(set(old) - set(table)):
+            self.log(f"lease {subnet} gone: no longer forwarding")
+
+    def watch(self) -> None:
+        """Follow lease changes with the store's long poll; list again if the index got too old."""
+        while not self.stopping:
+            try:
+                events = self.store.watch(SUBNETS, self.index, timeout=5)
+            except StoreError as e:
+                if e.code == 401:
+                    leases, self.index = self.store.items(SUBNETS)
+                    self.set_routes(routes_from_leases(leases, self.lease))
+                    continue
+                self.log(f"watch failed ({e}); retrying")
+                threading.Event().wait(1)
+                continue
+            for ev in events:
+                self.index = max(self.index, ev.index)
+                table = dict(self.routes)
+                subnet = ipaddress.IPv4Network(key_subnet(ev.key))
+                if subnet == self.lease:
+                    continue
+                if ev.action in ("delete", "expire"):
+                    table.pop(subnet, None)
+                else:
+                    table.update(routes_from_leases({ev.key: ev.value}, self.lease))
+                self.set_routes(table)
+
+    # -- the loop
+    def forward_from_tun(self) -> None:
+        packet = os.read(self.tun, 65535)
+        self.counters.tun_reads += 1
+        d = decide(packet, self.routes, self.tun_address, self.config.port)
+        if d.action == "send":
+            try:
+                self.sock.sendto(d.data, d.peer)
+                self.counters.udp_sends += 1
+            except OSError as e:
+                self.log(f"sendto {d.peer[0]}: {e.strerror}")
+        elif d.action == "reply":
+            self.counters.unreachable += 1
+            self.log(d.reason)
+            self.write_tun(d.data)
+        elif "TTL" in d.reason:
+            self.counters.ttl_expired += 1
+
+    def write_tun(self, data: bytes) -> None:
+        try:
+            os.write(self.tun, data)
+            self.counters.tun_writes += 1
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            self.counters.dropped_not_up += 1  # EIO: the device is not up (yet)
+            self.log(f"{self.tun_name} is not up: dropped a packet (EIO)")
+
+    def forward_from_udp(self) -> None:
+        data, _ = self.sock.recvfrom(65535)
+        self.counters.udp_recvs += 1
+        self.write_tun(data)
+
+    def run(self) -> None:
+        self.stopping = False
+        wake_r, wake_w = os.pipe()
+
+        def stop(signum, frame):
+            self.stopping = True
+            os.write(wake_w, b"x")
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGUSR1, lambda s, f: self.log("counters: " + self.counters.line()))
+        self.start()
+        threading.Thread(target=self.watch, daemon=True).start()
+        self.log(f"ready: {self.tun_name} {self.tun_address}/{self.config.network.prefixlen} mtu {self.mtu},"
+                 f" lease {self.lease}")
+        while not self.stopping:
+            try:
+                ready, _, _ = select.select([self.tun, self.sock, wake_r], [], [])
+            except InterruptedError:
+                continue
+            if self.tun in ready:
+                self.forward_from_tun()
+            if self.sock in ready:
+                self.forward_from_udp()
+        self.log("counters: " + self.counters.line())
+        self.log(f"stopping: {self.tun_name} goes away with its file descriptor;"
+                 f" the lease {self.lease} stays in the store until its TTL runs out")
+        os.close(self.tun)

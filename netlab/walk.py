@@ -1,0 +1,587 @@
+"""Follow one packet hop by hop through a lab world, with the kernel's reason for every move.
+
+::
+
+    walk = netlab.trace(w, src="container-1", dst="10.1.16.2", proto="icmp")
+    walk            # a table: hop, node, interface, headers, decision
+    print(walk.text())
+    walk.draw()     # the topology with the path numbered (netlab.walk_draw)
+
+How it works, with nothing guessed:
+
+1. ``iptables-save -c`` in every involved node (the counters before).
+2. tcpdump (``world.capture``) on every interface of every involved node.
+3. One packet is sent from ``src``: ``ping -c 1`` for ICMP, a few lines of Python for UDP or TCP
+   (fixed source port 40000, so the text is the same on every run).
+4. The captures are merged by their (nanosecond) timestamps. The packet is recognised at every
+   sighting by its payload (ICMP, UDP) or its sequence number (TCP), also inside a VXLAN or
+   Flannel-UDP tunnel, so the inner and outer headers of one sighting are shown together.
+5. For each hop the kernel is asked what it decided: ``ip route get DST from SRC iif IIF``,
+   ``ip neigh show NEXTHOP dev DEV``, ``bridge fdb show br BR`` (the port),
+   ``bridge fdb show dev VXLAN`` (the remote VTEP), and the ``iptables-save -c`` counters after,
+   whose difference names the rules the packet hit.
+
+Every kernel read and every capture goes through ``world.run`` / ``world.capture``, so a
+walk is in the world's transcript and is re-derived, unchanged, from a recording in replay mode.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+SPORT = 40000  # the UDP/TCP sender's fixed source port
+UDP_MARK = b"netlab packet walk"
+VXLAN_PORTS = (8472, 4789)  # Linux/flannel's VXLAN port and the IANA one
+FLANNEL_UDP_PORT = 8285  # flannel's UDP backend: the inner IP packet is the UDP payload
+PROTOS = ("icmp", "udp", "tcp")
+
+
+class WalkError(ValueError):
+    """A walk was asked for something that cannot be sent (unknown node, protocol, address)."""
+
+
+# ------------------------------------------------------------------ dissection
+def layers(pkt) -> list:
+    """The packet as a list of scapy layers, outer first, with tunnels opened.
+
+    scapy already decodes UDP 8472 as VXLAN (its vxlan module binds the Linux port). Flannel's UDP
+    backend (port 8285) carries a bare IP packet; it is decoded here, for this packet only, rather
+    than with a global ``bind_layers`` that would change how every other UDP packet is dissected.
+    """
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.vxlan import VXLAN
+    from scapy.packet import Raw
+    out, layer = [], pkt
+    while layer is not None and layer.__class__.__name__ not in ("NoPayload",):
+        if isinstance(layer, Raw) or layer.__class__.__name__ == "Padding":
+            break
+        out.append(layer)
+        if layer.__class__.__name__ == "ICMP" and layer.type not in (0, 8):
+            break  # an ICMP error quotes the packet that caused it: not a header of this one
+        if isinstance(layer, UDP) and isinstance(layer.payload, Raw):
+            data = bytes(layer.payload)
+            if layer.dport == FLANNEL_UDP_PORT or layer.sport == FLANNEL_UDP_PORT:
+                layer = IP(data)
+                continue
+            if layer.dport in VXLAN_PORTS and not isinstance(layer.payload, VXLAN):
+                layer = VXLAN(data)
+                continue
+        layer = layer.payload
+    return out
+
+
+def _inner_ip(pkt):
+    from scapy.layers.inet import IP
+    ips = [l for l in layers(pkt) if isinstance(l, IP)]
+    return ips[-1] if ips else None
+
+
+def header_summary(pkt) -> str:
+    """Every layer's addresses, outer to inner: ``eth A > B | ip S > D ttl 64 | icmp echo-request seq 1``."""
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vxlan import VXLAN
+    parts = []
+    for l in layers(pkt):
+        if isinstance(l, Ether):
+            parts.append(f"eth {l.src} > {l.dst}")
+        elif isinstance(l, IP):
+            parts.append(f"ip {l.src} > {l.dst} ttl {l.ttl}")
+        elif isinstance(l, UDP):
+            parts.append(f"udp {l.sport} > {l.dport}")
+        elif isinstance(l, TCP):
+            parts.append(f"tcp {l.sport} > {l.dport} [{l.sprintf('%TCP.flags%')}]")
+        elif isinstance(l, VXLAN):
+            parts.append(f"vxlan vni {l.vni}")
+        elif isinstance(l, ICMP):
+            kind = l.sprintf("%ICMP.type%")
+            if l.type in (0, 8):
+                parts.append(f"icmp {kind} seq {l.seq}")
+            else:
+                parts.append(f"icmp {kind} code {l.code}")
+                break  # the quoted packet inside an ICMP error is not a header of this one
+    return " | ".join(parts)
+
+
+# ------------------------------------------------------------------ data
+@dataclass
+class Hop:
+    """One sighting of the packet: where, which way, the headers there, and why it moved on."""
+
+    node: str
+    interface: str
+    direction: str  # "in" or "out"
+    headers: str
+    ttl: int | None
+    decisions: list[str] = field(default_factory=list)
+    packet: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def decision(self) -> str:
+        return "; ".join(self.decisions)
+
+
+@dataclass
+class Walk:
+    """The journey of one packet. ``hops`` in order; ``delivered`` or ``dropped_at`` + ``reason``."""
+
+    src: str
+    dst: str
+    proto: str
+    hops: list[Hop]
+    delivered: bool
+    dropped_at: str | None = None
+    reason: str | None = None
+    reply: "Walk | None" = None
+    topology: object = field(default=None, repr=False, compare=False)
+    kind: str = "request"
+
+    def text(self) -> str:
+        """Plain text, no timestamps: the same topology gives the same text."""
+        lines = [f"{self.kind}: {self.proto} {self.src} -> {self.dst}"]
+        for i, h in enumerate(self.hops, 1):
+            lines.append(f"{i:>2} {h.node} {h.interface} {h.direction}: {h.headers}")
+            lines += [f"     {d}" for d in h.decisions]
+        if self.delivered:
+            lines.append(f"delivered to {self.hops[-1].node}" if self.hops else "delivered")
+        else:
+            lines.append(f"dropped at {self.dropped_at}: {self.reason}")
+        if self.reply is not None:
+            lines.append("")
+            lines.append(self.reply.text())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _rows_html(self) -> str:
+        rows = []
+        for i, h in enumerate(self.hops, 1):
+            dec = "<br>".join(html.escape(d) for d in h.decisions)
+            hdr = "<br>".join(html.escape(p) for p in h.headers.split(" | "))
+            rows.append(f"<tr><td>{i}</td><td>{html.escape(h.node)}</td><td>{html.escape(h.interface)}"
+                        f" {h.direction}</td><td style='font-family:monospace;font-size:85%'>{hdr}</td>"
+                        f"<td style='font-size:85%'>{dec}</td></tr>")
+        end = (f"delivered to {self.hops[-1].node}" if self.delivered and self.hops else
+               "delivered" if self.delivered else f"dropped at {self.dropped_at}: {self.reason}")
+        return "".join(rows), html.escape(end)
+
+    def _repr_html_(self) -> str:
+        out = []
+        for w in (self, self.reply):
+            if w is None:
+                continue
+            rows, end = w._rows_html()
+            out.append(f"<p><b>{w.kind}: {w.proto} {html.escape(w.src)} &rarr; {html.escape(w.dst)}</b></p>"
+                       "<table class='netlab-walk'><thead><tr><th>hop</th><th>node</th><th>interface</th>"
+                       f"<th>headers</th><th>decision</th></tr></thead><tbody>{rows}</tbody></table>"
+                       f"<p><i>{end}</i></p>")
+        return "".join(out)
+
+    def draw(self, **kw):
+        """The topology with this walk's path highlighted and numbered (a matplotlib Figure)."""
+        from .walk_draw import draw_walk
+        return draw_walk(self, **kw)
+
+
+# ------------------------------------------------------------------ the trace
+def _node_addresses(topo) -> dict[str, list[str]]:
+    return {n: [a.split("/")[0] for i in node.interfaces.values() for a in i.addresses]
+            for n, node in topo.nodes.items()}
+
+
+def _resolve_dst(topo, dst: str) -> str:
+    if dst in topo.nodes:
+        addrs = _node_addresses(topo)[dst]
+        if not addrs:
+            raise WalkError(f"node {dst!r} has no address to send to; give an IP address instead")
+        return addrs[0]
+    try:
+        return str(ipaddress.ip_address(dst))
+    except ValueError:
+        raise WalkError(f"destination {dst!r} is neither a node of this world ({', '.join(topo.nodes)})"
+                        f" nor an IP address") from None
+
+
+def _sender(proto: str, dst: str, port: int, ttl: int | None) -> str:
+    if proto == "icmp":
+        return f"ping -c 1 -W 1 {'-t %d ' % ttl if ttl else ''}{dst}"
+    ttl_opt = f"s.setsockopt(0,2,{ttl});" if ttl else ""
+    if proto == "udp":
+        return (f"python3 -c \"import socket;s=socket.socket(2,2);s.bind(('',{SPORT}));{ttl_opt}"
+                f"s.sendto({UDP_MARK!r},('{dst}',{port}))\"")
+    return (f"python3 -c \"import socket;s=socket.socket(2,1);s.bind(('',{SPORT}));{ttl_opt}s.settimeout(1)\n"
+            f"try: s.connect(('{dst}',{port}))\nexcept OSError as e: print(e)\"")
+
+
+def _ipt_parse(text: str) -> dict:
+    """iptables-save -c -> {(table, chain-or-rule text, n): (packets, bytes)}."""
+    out, table, seen = {}, None, {}
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            m = re.match(r":(\S+) (\S+) \[(\d+):(\d+)\]", line)
+            if m and m.group(2) != "-":
+                out[(table, f"{m.group(1)} policy {m.group(2)}", 0)] = (int(m.group(3)), int(m.group(4)))
+        elif line.startswith("["):
+            m = re.match(r"\[(\d+):(\d+)\] (.*)", line)
+            if m:
+                rule = m.group(3).strip()
+                n = seen[(table, rule)] = seen.get((table, rule), 0) + 1
+                out[(table, rule, n)] = (int(m.group(1)), int(m.group(2)))
+    return out
+
+
+def _chain(rule: str) -> str:
+    m = re.match(r"-A (\S+)", rule)
+    return m.group(1) if m else rule.split()[0]
+
+
+IPTABLES_SAVE = "iptables-save -c | grep -v '^#'"
+
+
+class _Tracer:
+    def __init__(self, world, src, dst, proto, port, ttl, nodes):
+        self.w, self.topo = world, world.topology
+        if src not in self.topo.nodes:
+            raise WalkError(f"source {src!r} is not a node of this world; its nodes are {', '.join(self.topo.nodes)}")
+        if proto not in PROTOS:
+            raise WalkError(f"protocol {proto!r} is not one of {', '.join(PROTOS)}")
+        self.src, self.dst_given, self.proto, self.port, self.ttl = src, dst, proto, port, ttl
+        self.dst = _resolve_dst(self.topo, dst)
+        self.nodes = list(nodes) if nodes else list(self.topo.nodes)
+        self.addrs = _node_addresses(self.topo)
+        self._cache: dict = {}
+
+    # kernel reads (cached per command: one read per walk)
+    def run(self, node, cmd):
+        key = (node, cmd)
+        if key not in self._cache:
+            self._cache[key] = self.w.run(node, cmd, check=False)
+        return self._cache[key]
+
+    def iface(self, node, name):
+        return self.topo.nodes[node].interfaces.get(name)
+
+    def go(self) -> Walk:
+        before = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
+        caps = []
+        for n in self.nodes:  # tcpdump needs the interface up; the kernel says which are
+            up = {l.split()[0].split("@")[0] for l in self.w.run(n, "ip -br link show up", check=False).stdout.splitlines()}
+            for name in self.topo.nodes[n].interfaces:
+                if name in up:
+                    caps.append(self.w.capture(n, name, "ip"))
+        try:
+            self.sent = self.w.run(self.src, _sender(self.proto, self.dst, self.port, self.ttl), check=False)
+        finally:
+            sightings = []
+            for c in caps:
+                for p in c.stop():
+                    sightings.append((float(p.time), c.node, c.iface, p))
+        sightings.sort(key=lambda s: s[0])
+        after = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
+        self.moved = {}
+        for n in self.nodes:
+            b, a = _ipt_parse(before[n]), _ipt_parse(after[n])
+            self.moved[n] = [(k[0], k[1], b.get(k, (0, 0)), v) for k, v in a.items() if v[0] > b.get(k, (0, 0))[0]]
+        return self.build(sightings)
+
+    # ---- recognising the packet
+    def classify(self, sightings):
+        """Split sightings into request, reply and ICMP-error lists."""
+        from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, ICMPerror, UDPerror, TCPerror
+        from scapy.packet import Raw
+        req, rep, err = [], [], []
+        sig = None  # the request's identity: payload bytes, or the TCP sequence number
+        for s in sightings:
+            ip = _inner_ip(s[3])
+            if ip is None:
+                continue
+            l4 = ip.payload
+            if self.proto == "icmp" and isinstance(l4, ICMP) and l4.type in (0, 8):
+                load = bytes(l4.payload)
+                if l4.type == 8 and sig is None and s[1] == self.src:
+                    sig = load
+                if sig is not None and load == sig:
+                    (req if l4.type == 8 else rep).append(s)
+                    continue
+            if self.proto == "udp" and isinstance(l4, UDP) and bytes(l4.payload).startswith(UDP_MARK):
+                (rep if l4.dport == SPORT else req).append(s)
+                continue
+            if self.proto == "tcp" and isinstance(l4, TCP):
+                if l4.flags.S and not l4.flags.A and l4.sport == SPORT:
+                    sig = sig if sig is not None else l4.seq
+                    if l4.seq == sig:
+                        req.append(s)
+                        continue
+                if sig is not None and l4.flags.A and l4.ack == (sig + 1) % 2 ** 32 and l4.dport == SPORT:
+                    rep.append(s)
+                    continue
+            if isinstance(l4, ICMP) and l4.type in (3, 11) and isinstance(l4.payload, IPerror):
+                q = l4.payload.payload
+                if ((self.proto == "icmp" and isinstance(q, ICMPerror) and sig is not None and bytes(q.payload) == sig)
+                        or (self.proto == "udp" and isinstance(q, UDPerror) and bytes(q.payload).startswith(UDP_MARK))
+                        or (self.proto == "tcp" and isinstance(q, TCPerror) and q.seq == sig)):
+                    err.append(s)
+        return req, rep, err
+
+    # ---- direction of one sighting
+    def direction(self, node, ifname, pkt, seen_in_node) -> str:
+        from scapy.layers.l2 import Ether
+        i = self.iface(node, ifname)
+        eth = pkt.getlayer(Ether)
+        if i is None or eth is None:  # TUN (raw IP): out if the node already had it, else in
+            return "out" if seen_in_node else "in"
+        if eth.src == i.mac:
+            return "out"
+        if i.kind in ("bridge", "vxlan") or (i.kind == "veth" and not i.master):
+            return "in"  # a routed interface sends with its own MAC
+        if i.kind == "veth" and i.peer:
+            peer = self.iface(*i.peer)
+            if peer and eth.src == peer.mac:
+                return "in"
+            if i.master:  # a bridge port: in from the cable if the bridge has not had it yet
+                return "out" if seen_in_node else "in"
+        return "out" if seen_in_node else "in"
+
+    def hops_of(self, sightings) -> list[Hop]:
+        hops, seen = [], set()
+        for t, node, ifname, pkt in sightings:
+            d = self.direction(node, ifname, pkt, node in seen)
+            seen.add(node)
+            ip = _inner_ip(pkt)
+            hops.append(Hop(node, ifname, d, header_summary(pkt), ip.ttl if ip is not None else None, packet=pkt))
+        return hops
+
+    # ---- decisions
+    def route_get(self, node, dst, src=None, iif=None) -> tuple[bool, str]:
+        cmd = f"ip route get {dst}" + (f" from {src} iif {iif}" if iif else "")
+        r = self.run(node, cmd)
+        out = " ".join((r.stdout if r.ok else r.stderr).split())
+        return r.ok, out
+
+    def neighbour(self, node, dev, ip) -> str:
+        r = self.run(node, f"ip neigh show {ip} dev {dev}")
+        line = r.stdout.strip()
+        if not line:
+            return f"neighbour {ip} on {dev}: no entry (`ip neigh show {ip} dev {dev}` is empty)"
+        parts = line.split()
+        state = parts[-1]
+        if state in ("FAILED", "INCOMPLETE"):
+            return f"neighbour {ip} on {dev}: {state} (ARP got no answer)"
+        mac = parts[parts.index("lladdr") + 1] if "lladdr" in parts else "?"
+        how = "PERMANENT" if state == "PERMANENT" else "learned by ARP"
+        return f"neighbour {ip} lladdr {mac} dev {dev} ({how})"
+
+    def fdb(self, node, bridge, mac) -> str:
+        br = self.iface(node, bridge)
+        if br is not None and br.mac == mac:
+            return f"bridge {bridge}: {mac} is the bridge's own MAC, so the frame goes up to {node}'s IP stack"
+        r = self.run(node, f"bridge fdb show br {bridge}")
+        for line in r.stdout.splitlines():
+            p = line.split()
+            if p and p[0] == mac and "master" in p:
+                return f"bridge {bridge} FDB: {' '.join(p[:p.index('master') + 2])} (port {p[2]})"
+        return f"bridge {bridge} FDB: no entry for {mac}: flooded to every port"
+
+    def vxlan_fdb(self, node, dev, mac) -> str:
+        r = self.run(node, f"bridge fdb show dev {dev}")
+        for line in r.stdout.splitlines():
+            p = line.split()
+            if p and p[0] == mac and "dst" in p:
+                return f"VXLAN FDB: {' '.join(p)} (remote VTEP {p[p.index('dst') + 1]})"
+        return f"VXLAN FDB on {dev}: no entry for {mac}"
+
+    def iptables(self, node, chains) -> list[str]:
+        out = []
+        for table, rule, b, a in self.moved.get(node, []):
+            c = rule.split()[0] if " policy " in rule else _chain(rule)
+            if c in chains:
+                out.append(f"iptables -t {table}: {rule} [{b[0]}:{b[1]} -> {a[0]}:{a[1]}]")
+        return out
+
+    def tun_reader(self, node, dev) -> str:
+        r = self.run(None, f"grep -l '^iff:[[:space:]]*{dev}$' /proc/[0-9]*/fdinfo/*")
+        pids = sorted({p.split("/")[2] for p in r.stdout.split()}, key=int)
+        if not pids:
+            return f"user space: no process has TUN {dev} open; the packet waits in its queue and is lost"
+        names = [self.run(None, f"cat /proc/{pid}/comm").stdout.strip() for pid in pids]
+        return f"user space: {', '.join(names)} read it from TUN {dev}"
+
+    def decide(self, hops: list[Hop], src_node: str):
+        """Fill in each hop's decisions from the kernel."""
+        from scapy.layers.l2 import Ether
+        for k, h in enumerate(hops):
+            i = self.iface(h.node, h.interface)
+            ip = _inner_ip(h.packet)
+            outer = [l for l in layers(h.packet) if l.__class__.__name__ == "IP"]
+            tunnelled = len(outer) > 1
+            eth = h.packet.getlayer(Ether)
+            nxt = hops[k + 1] if k + 1 < len(hops) else None
+            prev = hops[k - 1] if k else None
+            if h.direction == "out":
+                if i is not None and i.master:  # leaving by a bridge port
+                    continue
+                first_out = prev is None or prev.node != h.node
+                if tunnelled:  # the encapsulated packet leaves by the underlay
+                    ok, r = self.route_get(h.node, outer[0].dst)
+                    h.decisions.append(f"route: {r}")
+                    nh = re.search(r" via (\S+)", r)
+                    h.decisions.append(self.neighbour(h.node, h.interface, nh.group(1) if nh else outer[0].dst))
+                    continue
+                if first_out and h.node == src_node:
+                    ok, r = self.route_get(h.node, ip.dst)
+                    h.decisions.append(f"route: {r}")
+                    h.decisions += self.iptables(h.node, ("OUTPUT", "POSTROUTING"))
+                elif self.attribute_rules:
+                    h.decisions += self.iptables(h.node, ("POSTROUTING",))
+                pip = _inner_ip(prev.packet) if prev is not None and prev.node == h.node else None
+                if pip is not None and pip.src != ip.src:
+                    h.decisions.append(f"source rewritten: {pip.src} -> {ip.src}"
+                                       f" ({'SNAT/MASQUERADE' if self.attribute_rules else 'conntrack: the reverse of the DNAT'})")
+                if i is not None and i.kind == "tun":
+                    h.decisions.append(self.tun_reader(h.node, h.interface))
+                    continue
+                route = self._last_route(hops, k)
+                nh = re.search(r" via (\S+)", route or "")
+                target = nh.group(1) if nh else ip.dst
+                if eth is not None:
+                    h.decisions.append(self.neighbour(h.node, h.interface, target))
+                if i is not None and i.kind == "bridge" and eth is not None:
+                    h.decisions.append(self.fdb(h.node, h.interface, eth.dst))
+                if i is not None and i.kind == "vxlan" and eth is not None:
+                    h.decisions.append(self.vxlan_fdb(h.node, h.interface, eth.dst))
+                continue
+            # direction "in"
+            if i is not None and i.master:
+                h.decisions.append(self.fdb(h.node, i.master, eth.dst) if eth is not None else "")
+                continue
+            if i is not None and i.kind == "bridge" and eth is not None and eth.dst != i.mac:
+                h.decisions.append(f"bridge {h.interface} forwards it between its ports"
+                                   f" (seen on the bridge device in promiscuous mode)")
+                continue
+            if tunnelled and nxt is not None and nxt.node == h.node:
+                vx = self.iface(h.node, nxt.interface)
+                udp = [l for l in layers(h.packet) if l.__class__.__name__ == "UDP"]
+                port = udp[0].dport if udp else "?"
+                if vx is not None and vx.kind == "vxlan":
+                    h.decisions.append(f"UDP {port} is the VXLAN port of {vx.name} (vni {vx.options['vni']}):"
+                                       f" decapsulated, the inner frame enters {vx.name}")
+                else:
+                    h.decisions.append(f"UDP {port} to a local socket: decapsulated by user space"
+                                       f" and written to {nxt.interface}")
+                continue
+            if tunnelled:
+                ok, r = self.route_get(h.node, outer[0].dst, outer[0].src, h.interface)
+                h.decisions.append(f"route: {r}")
+                continue
+            dst = ip.dst
+            if nxt is not None and nxt.node == h.node and _inner_ip(nxt.packet) is not None \
+                    and _inner_ip(nxt.packet).dst != ip.dst:
+                dst = _inner_ip(nxt.packet).dst
+                h.decisions.append(f"destination rewritten before routing: {ip.dst} -> {dst}"
+                                   f" (conntrack: {'DNAT' if self.attribute_rules else 'the reverse of the NAT'})")
+            ok, r = self.route_get(h.node, dst, ip.src, h.interface)
+            h.decisions.append(f"route: {r}")
+            if self.attribute_rules:
+                h.decisions += self.iptables(h.node, ("PREROUTING", "INPUT", "FORWARD"))
+            if i is not None and i.kind == "tun":
+                h.decisions.insert(0, self.tun_reader(h.node, h.interface).replace("read it from", "wrote it to"))
+
+    @staticmethod
+    def _last_route(hops, k):
+        for h in reversed(hops[:k + 1]):
+            if h.node != hops[k].node:
+                break
+            for d in h.decisions:
+                if d.startswith("route: "):
+                    return d
+        return None
+
+    # ---- the end of the walk
+    def fate(self, hops, dst_ip, origin, errors) -> tuple[bool, str | None, str | None]:
+        last = hops[-1] if hops else None
+        if last is not None and last.direction == "in" and any(d.startswith("route: local ") for d in last.decisions) \
+                and _inner_ip(last.packet).dst in self.addrs.get(last.node, []):
+            return True, None, None
+        node = last.node if last else origin
+        for e in errors:
+            icmp = _inner_ip(e[3]).payload
+            if icmp.type == 11:
+                return False, node, (f"TTL exceeded: {_inner_ip(e[3]).src} sent ICMP time-exceeded"
+                                     f" (the packet arrived with ttl {last.ttl if last else '?'})")
+        drops = [d for d in self.iptables(node, ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))
+                 if re.search(r"(-j (DROP|REJECT)|policy DROP)", d)]
+        if drops:
+            return False, node, "dropped by " + "; ".join(drops)
+        if last is None:
+            ok, r = self.route_get(node, dst_ip)
+            if not ok:
+                return False, node, self._no_route(node, dst_ip, r)
+            why = (self.sent.stderr or self.sent.stdout).strip().splitlines()
+            return False, node, f"nothing left {node}: {why[0] if why else 'no packet was captured'}"
+        routes = [d for d in last.decisions if d.startswith("route: ")]
+        for d in routes:
+            if d.startswith("route: RTNETLINK"):
+                ip = _inner_ip(last.packet)
+                return False, node, self._no_route(node, ip.dst, d[len("route: "):],
+                                                   f"ip route get {ip.dst} from {ip.src} iif {last.interface}")
+        neigh = [d for d in last.decisions if d.startswith("neighbour ")]
+        if last.direction == "in" and routes:  # routed, but it never left: was the next hop's MAC known?
+            m = re.match(r"route: (\S+)(?: from \S+)?(?: via (\S+))? dev (\S+)", routes[-1])
+            if m and m.group(1) != "local":
+                neigh.append(self.neighbour(node, m.group(3), m.group(2) or m.group(1)))
+        for d in neigh:
+            if ": FAILED" in d or ": INCOMPLETE" in d or "no entry" in d:
+                return False, node, f"no neighbour: {d}"
+        for e in errors:
+            icmp = _inner_ip(e[3]).payload
+            return False, node, f"{_inner_ip(e[3]).src} answered ICMP {icmp.sprintf('%ICMP.type%')}" \
+                                f" code {icmp.code}"
+        return False, node, "the packet was not seen again after this hop (no kernel table explains it)"
+
+    def _no_route(self, node, dst, said, cmd=None) -> str:
+        m = self.run(node, f"ip route show match {dst}")
+        routes = [l.strip() for l in m.stdout.splitlines() if l.strip()]
+        hole = [r for r in routes if r.split()[0] in ("blackhole", "unreachable", "prohibit")]
+        text = f"no route: `{cmd or 'ip route get ' + dst}` says '{said}'"
+        if hole:
+            text += f"; the route that matched is '{hole[-1]}'"
+        return text
+
+    def build(self, sightings) -> Walk:
+        req, rep, err = self.classify(sightings)
+        hops = self.hops_of(req)
+        self.attribute_rules = True
+        self.decide(hops, self.src)
+        delivered, at, reason = self.fate(hops, self.dst, self.src, err)
+        walk = Walk(self.src, self.dst_given, self.proto, hops, delivered, at, reason, topology=self.topo)
+        back = rep or err
+        if back:
+            rhops = self.hops_of(back)
+            origin = rhops[0].node
+            self.attribute_rules = False  # counters moved by the request are named once, on its walk
+            self.decide(rhops, origin)
+            back_ip = _inner_ip(back[0][3])
+            rdel, rat, rreason = self.fate(rhops, back_ip.dst, origin, [])
+            what = "reply" if rep else "error"
+            walk.reply = Walk(origin, self.src, self.proto if rep else "icmp", rhops, rdel, rat, rreason,
+                              topology=self.topo, kind=what)
+        return walk
+
+
+def trace(world, src: str, dst: str, proto: str = "icmp", port: int = 5000, ttl: int | None = None,
+          nodes=None) -> Walk:
+    """Send one packet from node ``src`` to ``dst`` (an IP or a node name) and follow it.
+
+    proto: "icmp" (ping), "udp" or "tcp" (to ``port``, from source port 40000). ``ttl`` sets the
+    first TTL (``ping -t``). ``nodes`` limits the captures to these nodes (default: all of them).
+    """
+    return _Tracer(world, src, dst, proto, port, ttl, nodes).go()
