@@ -17,9 +17,12 @@ import ctypes
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 
 CLONE_NEWNET = 0x40000000
 ENV = {
@@ -35,6 +38,7 @@ WORKDIR = "/run/netlab"
 libc = ctypes.CDLL(None, use_errno=True)
 out_lock = threading.Lock()
 procs = {}  # name -> (Popen, stdout path, stderr path)
+sniffers = {}  # name -> (thread, stop event, [(time, frame)])
 
 
 def send(obj):
@@ -210,7 +214,57 @@ def op_stop(req):
     return res
 
 
-OPS = {"run": op_run, "sysctl": op_sysctl, "start": op_start, "stop": op_stop,
+def op_sniff_start(req):
+    """Capture on a node's interface with an AF_PACKET socket.
+
+    Used in unprivileged worlds, where tcpdump cannot drop its privileges (setgroups is denied
+    in a user namespace). The socket lives in a thread of its own that entered the node's namespace.
+    """
+    name, ready, stop, frames, errors = req["name"], threading.Event(), threading.Event(), [], []
+
+    def worker():
+        try:
+            setns_net(req["node"])
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # ETH_P_ALL
+            sock.bind((req["iface"], 0))
+            sock.settimeout(0.02)
+        except OSError as e:
+            errors.append("capture on %s:%s: %s" % (req["node"], req["iface"], e.strerror or e))
+            ready.set()
+            return
+        ready.set()
+        with sock:
+            while not stop.is_set():
+                try:
+                    frames.append((time.time(), sock.recv(262144)))
+                except socket.timeout:
+                    continue
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    ready.wait(5)
+    if errors:
+        return {"rc": 1, "stderr": errors[0]}
+    sniffers[name] = (thread, stop, frames)
+    return {"rc": 0, "stderr": "listening on %s" % req["iface"]}
+
+
+def op_sniff_peek(req):
+    return {"rc": 0, "size": len(sniffers[req["name"]][2])}
+
+
+def op_sniff_stop(req):
+    """Stop a capture and return it as a pcap file (link type Ethernet)."""
+    thread, stop, frames = sniffers.pop(req["name"])
+    stop.set()
+    thread.join(2)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    for stamp, frame in frames:
+        out.append(struct.pack("<IIII", int(stamp), int(stamp % 1 * 1e6), len(frame), len(frame)) + frame)
+    return {"rc": 0, "stderr": "", "stdout_b64": base64.b64encode(b"".join(out)).decode()}
+
+
+OPS = {"run": op_run, "sniff_start": op_sniff_start, "sniff_peek": op_sniff_peek, "sniff_stop": op_sniff_stop, "sysctl": op_sysctl, "start": op_start, "stop": op_stop,
        "peek": op_peek, "info": lambda req: dict(info(), rc=0)}
 
 

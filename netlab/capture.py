@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import signal
+import subprocess
 import time
 
 
@@ -32,11 +33,16 @@ def parse_pcap(data: bytes):
 
 
 class Capture:
-    """tcpdump -U -w - running on one interface of one node until :meth:`stop`."""
+    """tcpdump -U -w - running on one interface of one node until :meth:`stop`.
+
+    In an unprivileged world tcpdump cannot drop its privileges (a user namespace denies
+    setgroups), so the world's agent captures with an AF_PACKET socket instead, and the filter is
+    applied afterwards by tcpdump reading that capture (``tcpdump -r - -w - FILTER``).
+    """
 
     def __init__(self, world, node: str, iface: str, filter: str | None = None, timeout: float = 5):
         self.world, self.node, self.iface, self.filter = world, node, iface, filter
-        self.packets = None
+        self._packets = None
         self.pcap = b""
         self._stopped = False
         self.name = f"capture-{next(world._caps)}"
@@ -44,12 +50,16 @@ class Capture:
             self._replayed = world._replayer.capture(node, iface, filter)
             return
         world._check_node(node)
-        if "tcpdump" in world.probe.unavailable and world.mode == "userns":
-            raise CaptureError(f"captures do not work in this unprivileged world"
-                               f" ({world.probe.unavailable['tcpdump']}); run the lab as root to capture")
+        agent = world._live()
+        self._sniff = world.mode == "userns"
+        self._ops = ("sniff_peek", "sniff_stop") if self._sniff else ("peek", "stop")
+        if self._sniff:
+            res = agent.request("sniff_start", name=self.name, node=node, iface=iface)
+            if res["rc"] != 0:
+                raise CaptureError(f"could not capture on {node}:{iface}: {res['stderr']}")
+            return
         argv = ["ip", "netns", "exec", node, "tcpdump", "-i", iface, "-n", "-U", "-w", "-",
                 "--immediate-mode", "-Z", "root"] + ([filter] if filter else [])
-        agent = world._live()
         res = agent.request("start", name=self.name, argv=argv)
         if res["rc"] != 0:
             raise CaptureError(f"could not start tcpdump on {node}:{iface}: {res['stderr']}")
@@ -68,13 +78,23 @@ class Capture:
         return self
 
     def __exit__(self, *exc) -> None:
-        if not self._stopped:
-            self.stop()
+        self._finish()
+
+    @property
+    def packets(self):
+        """The captured packets as a scapy PacketList (parsed on first use; None while running)."""
+        if self._stopped and self._packets is None:
+            self._packets = parse_pcap(self.pcap)
+        return self._packets
 
     def stop(self, settle: float = 0.03):
         """Stop tcpdump once its output stops growing; return the packets as a scapy PacketList."""
+        self._finish(settle)
+        return self.packets
+
+    def _finish(self, settle: float = 0.03) -> None:
         if self._stopped:
-            return self.packets
+            return
         self._stopped = True
         if self.world._replayer is not None:
             self.pcap = self._replayed
@@ -82,16 +102,24 @@ class Capture:
             agent = self.world._live()
             last, deadline = -1, time.monotonic() + 2
             while time.monotonic() < deadline:  # let packets still in flight reach the file
-                size = agent.request("peek", name=self.name)["size"]
+                size = agent.request(self._ops[0], name=self.name)["size"]
                 if size == last:
                     break
                 last = size
                 time.sleep(settle)
-            res = agent.request("stop", name=self.name, signal=int(signal.SIGINT), binary=True)
+            res = agent.request(self._ops[1], name=self.name, signal=int(signal.SIGINT), binary=True)
             self.pcap = base64.b64decode(res.get("stdout_b64", ""))
+            if self._sniff and self.filter:
+                self.pcap = self._filtered(self.pcap)
             if res["rc"] not in (0, -signal.SIGINT):
                 raise CaptureError(f"tcpdump on {self.node}:{self.iface} failed: {res['stderr'].strip()}")
             self.world.transcript.append({"kind": "capture", "node": self.node, "iface": self.iface,
                                           "filter": self.filter, "pcap_b64": base64.b64encode(self.pcap).decode()})
-        self.packets = parse_pcap(self.pcap)
-        return self.packets
+
+    def _filtered(self, pcap: bytes) -> bytes:
+        """Apply the capture filter to a finished capture, with tcpdump reading it (no privileges)."""
+        p = subprocess.run(["tcpdump", "-r", "-", "-w", "-", self.filter], input=pcap, capture_output=True)
+        if p.returncode != 0:
+            raise CaptureError(f"filter {self.filter!r} on {self.node}:{self.iface}: "
+                               f"{p.stderr.decode(errors='replace').strip()}")
+        return p.stdout

@@ -49,14 +49,9 @@ __all__ = [
     "first_frame",
 ]
 
-#: The seed's exercise: PC1 and PC2 (different /26 subnets) and PC1's gateway.
-PC1 = "192.168.0.3/26"
-PC2 = "192.168.0.192/26"
-GATEWAY = "192.168.0.1"
-#: Docker-style MACs: 02:42 + the IPv4 address bytes (192.168.0.3 -> c0:a8:00:03).
-PC1_MAC = "02:42:c0:a8:00:03"
-PC2_MAC = "02:42:c0:a8:00:c0"
-GATEWAY_MAC = "02:42:c0:a8:00:01"
+#: The seed's exercise (PC1 and PC2 in different /26 subnets, PC1's gateway) and their MACs:
+#: defined with the topologies the lab builds, so a captured frame and a built one agree.
+from .topologies import GATEWAY, GATEWAY_MAC, PC1, PC1_MAC, PC2, PC2_MAC  # noqa: E402
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
 #: Fixed header values so the bytes are reproducible (a real kernel/ping varies them).

@@ -5,8 +5,17 @@ Chapter 1 (IP addressing): :func:`pc_pair` and :func:`pc_pair_with_router`.
 
 from __future__ import annotations
 
-from .frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
 from .topology import End, Topology
+
+#: The seed's exercise: PC1 and PC2 (different /26 subnets) and PC1's gateway.
+PC1 = "192.168.0.3/26"
+PC2 = "192.168.0.192/26"
+GATEWAY = "192.168.0.1"
+#: Docker-style MACs: 02:42 + the IPv4 address bytes (192.168.0.3 -> c0:a8:00:03).
+#: netlab.frames builds its frames with these, so captures compare byte for byte.
+PC1_MAC = "02:42:c0:a8:00:03"
+PC2_MAC = "02:42:c0:a8:00:c0"
+GATEWAY_MAC = "02:42:c0:a8:00:01"
 
 
 def pc_pair(pc2_address: str = "192.168.0.192/26") -> Topology:

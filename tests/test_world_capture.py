@@ -2,7 +2,7 @@
 
 import pytest
 
-from netlab import World, pc_pair, pc_pair_with_router
+from netlab import PC1_MAC, PC2_MAC, World, pc_pair, pc_pair_with_router
 
 pytestmark = pytest.mark.root
 
@@ -20,7 +20,7 @@ def test_capture_matches_a_scapy_built_echo_request():
         "Ether / IP / ICMP 192.168.0.3 > 192.168.0.4 echo-request 0 / Raw",
         "Ether / IP / ICMP 192.168.0.4 > 192.168.0.3 echo-reply 0 / Raw"]
     req = packets[0]
-    built = (Ether(src="02:00:c0:a8:00:03", dst="02:00:c0:a8:00:c0")
+    built = (Ether(src=PC1_MAC, dst=PC2_MAC)
              / IP(src="192.168.0.3", dst="192.168.0.4", id=req[IP].id, flags="DF", ttl=64)
              / ICMP(type="echo-request", id=req[ICMP].id, seq=1)
              / Raw(req[Raw].load))  # ping: a struct timeval, then 0x10 0x11 ...

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from netlab import (BuildError, CommandError, End, Topology, World, WorldError, flannel_vxlan, kernel,
+from netlab import (GATEWAY_MAC, BuildError, CommandError, End, Topology, World, WorldError, flannel_vxlan, kernel,
                     pc_pair, pc_pair_with_router)
 
 pytestmark = pytest.mark.root
@@ -65,8 +65,8 @@ def test_router_forwards():
         assert kernel.routes(w, "pc1")[0] == {"dst": "default", "gateway": "192.168.0.1", "dev": "eth0", "flags": []}
         assert kernel.addresses(w, "r1")["eth1"] == ["192.168.0.193/26"]
         nb = kernel.neighbours(w, "pc1")
-        assert nb[0]["dst"] == "192.168.0.1" and nb[0]["lladdr"] == "02:00:c0:a8:00:01"
-        assert kernel.check_neighbour(w, "pc1", "eth0", "192.168.0.1", "02:00:c0:a8:00:01").ok
+        assert nb[0]["dst"] == "192.168.0.1" and nb[0]["lladdr"] == GATEWAY_MAC
+        assert kernel.check_neighbour(w, "pc1", "eth0", "192.168.0.1", GATEWAY_MAC).ok
 
 
 def test_docker0_bridge_iptables_sysctls():
@@ -198,3 +198,15 @@ def test_two_worlds_with_the_same_names():
         for w in (a, b):
             assert "1 received" in w.ping("pc1", "192.168.0.192").stdout
             assert sorted(w.run(None, "ls /run/netns").stdout.split()) == ["pc1", "pc2", "r1"]
+
+
+def test_lab_router_variant_starts_without_default_routes_and_counts_routers():
+    with World(pc_pair_with_router(default_routes=False)) as w:
+        assert kernel.route_get(w, "pc1", "192.168.0.192") is None
+        assert not kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 1)  # no reply to count yet
+        w.run("pc1", "ip route add default via 192.168.0.1")
+        w.run("pc2", "ip route add default via 192.168.0.193")
+        assert kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 1).ok
+        wrong = kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 0)
+        assert not wrong and "ttl=63" in wrong.message
+        assert "whole number" in kernel.check_routers_crossed(w, "pc1", "192.168.0.192", "one").message

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = ["_agent.py", "topology.py", "world.py", "probe.py", "replay.py", "sanitize.py", "kernel.py",
-        "capture.py", "topologies.py"]
+        "capture.py", "topologies.py"]  # no scapy: captures come back as pcap bytes
 PYTHON = "/usr/bin/python3"
 
 pytestmark = pytest.mark.userns
@@ -61,6 +61,9 @@ def test_userns_world_builds_and_pings(tmp_path):
             print(w.run("node1", "bridge fdb show | grep 5e:f8"))
             print(w.run("node1", "bridge link"))
             print(w.run("container-1", "ping -c 1 -W 2 10.1.16.2"))
+            with w.capture("node2", "eth0", "udp port 8472") as cap:
+                w.run("container-1", "ping -c 1 -W 2 10.1.16.2")
+            print("CAPTURED", len(cap.pcap), cap.pcap[:4].hex())
     """)
     assert "MODE userns" in out
     assert "-A POSTROUTING -s 10.1.15.0/24 ! -o cni0 -j MASQUERADE" in out
@@ -68,6 +71,9 @@ def test_userns_world_builds_and_pings(tmp_path):
     assert "5e:f8:4f:00:e3:37 dev flannel.1 dst 10.168.0.3 self permanent" in out
     assert "master cni0 state forwarding" in out
     assert "1 packets transmitted, 1 received" in out
+    # The agent's packet socket caught the VXLAN datagrams (echo and reply: two 148-byte frames,
+    # each with a 16-byte record header, after the 24-byte pcap header), and tcpdump filtered them.
+    assert "CAPTURED 352 d4c3b2a1" in out
 
 
 def test_userns_probe(tmp_path):
