@@ -62,6 +62,13 @@ def write_recording(name: str, transcript: list[dict], path: str | None = None) 
         "entries": [_clean(e) for e in transcript],
     }
     target = recording_path(name, path)
+    try:  # an unchanged re-recording keeps its file (and its date), so `make record` is quiet in git
+        with open(target) as f:
+            old = json.load(f)
+        if old.get("kernel") == data["kernel"] and list(map(_comparable, old["entries"])) == list(map(_comparable, data["entries"])):
+            return target
+    except (OSError, ValueError, KeyError):
+        pass
     os.makedirs(os.path.dirname(target), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
     with os.fdopen(fd, "w") as f:

@@ -1,0 +1,95 @@
+"""The committed recordings (netlab/recordings/) are what a live kernel prints today, and every
+notebook that builds worlds runs from them where namespaces cannot be created.
+
+1. Each notebook is executed live with NETLAB_RECORD=1 into a temporary directory; every world it
+   records must match the committed recording of the same name (after the sanitizer), and every
+   committed recording must still be produced by some notebook.
+2. Each notebook is executed again with NETLAB_MODE=replay from the committed recordings: no cell
+   may fail, and every command transcript must equal the committed (live) output.
+"""
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from netlab.replay import _comparable
+from netlab.sanitize import sanitize
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "netlab" / "recordings"
+NOTEBOOKS = sorted(p for d in ("book", "labs") for p in (ROOT / d).rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts and "netlab.World(" in p.read_text())
+
+
+def execute(path: Path, env: dict) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb
+
+
+def transcripts(nb) -> list[str]:
+    """Every text output that shows a command run in a world, sanitized, banner lines dropped."""
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("text") or o.get("data", {}).get("text/plain", "")
+            if "$ ip netns exec" in text:
+                text = "\n".join(l for l in text.splitlines() if not l.startswith("RECORDED on "))
+                out.append(sanitize(text))
+    return out
+
+
+@pytest.fixture(scope="module")
+def live_recordings(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("re-recording needs a live kernel as root")
+    target = tmp_path_factory.mktemp("recordings")
+    for path in NOTEBOOKS:
+        nb = execute(path, {"NETLAB_RECORD": "1", "NETLAB_RECORDINGS": str(target), "NETLAB_MODE": "live"})
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{path.name} failed while recording: {errors[0].get('evalue')}"
+    return target
+
+
+def test_there_are_notebooks_with_worlds():
+    assert NOTEBOOKS
+
+
+@pytest.mark.root
+def test_committed_recordings_match_a_live_run(live_recordings):
+    produced = {p.stem for p in live_recordings.glob("*.json")}
+    committed = {p.stem for p in COMMITTED.glob("*.json")}
+    assert produced, "no notebook recorded a world"
+    assert produced <= committed, f"not committed (run `make record`): {sorted(produced - committed)}"
+    assert committed <= produced, f"committed but no notebook records them any more: {sorted(committed - produced)}"
+    for name in sorted(produced):
+        live = json.loads((live_recordings / f"{name}.json").read_text())["entries"]
+        stored = json.loads((COMMITTED / f"{name}.json").read_text())["entries"]
+        assert list(map(_comparable, stored)) == list(map(_comparable, live)), \
+            f"recording {name!r} no longer matches a live run: re-record with `make record`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_notebook_replays_its_recordings(path):
+    replayed = execute(path, {"NETLAB_MODE": "replay", "NETLAB_RECORDINGS": str(COMMITTED)})
+    errors = [(c.source, o.get("evalue")) for c in replayed.cells for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} fails in replay mode: {errors[0]}"
+    banners = [o for c in replayed.cells for o in c.get("outputs", [])
+               if re.search(r"^RECORDED on ", o.get("text", ""), re.M)]
+    assert banners, "a replayed world must say that it is recorded"
+    assert transcripts(replayed) == transcripts(nbformat.read(path, as_version=4))
