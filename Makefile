@@ -41,4 +41,5 @@ bench: sysdeps $(STAMP)
 	$(PY) benchmarks/bench_world.py
 
 clean:
-	rm -rf _build book/_static/embed-amd.js book/_static/require.js book/_static/.widget-js-version
+	rm -rf _build book/_static/embed-amd.js book/_static/require.js book/_static/.widget-js-version \
+		book/_static/*.woff* book/_static/*.ttf book/_static/*.eot book/_static/????????????????????.svg
