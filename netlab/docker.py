@@ -12,7 +12,10 @@ Chapters 3 and 4 ({ref}`ch-docker-bridge`, {ref}`ch-docker-nat`) follow the seed
   (the seed's ``veth9c02e56`` for nginx-1);
 - ``net.ipv4.ip_forward=1`` and the nat rules libnetwork installs
   (``libnetwork/drivers/bridge/setup_ip_tables_linux.go`` in moby/moby), listed in
-  :data:`DOCKER_NAT_RULES`; ``-p 8080:80`` adds the rules of :func:`publish_rules`;
+  :data:`DOCKER_NAT_RULES`; ``-p 8080:80`` adds the rules of :func:`publish_rules` (both as in
+  the iptables dumps moby generates for its docs and tests,
+  ``integration/network/bridge/iptablesdoc/generated/``: the PREROUTING/OUTPUT ``--dst-type LOCAL``
+  jumps, the DNAT ``! -i docker0`` and the hairpin MASQUERADE for the published port);
 - a second host ``node2`` (10.168.0.3) on the node's LAN (node ``node1``, eth0 10.168.0.2).
 
 :func:`diagnose` is the seed's troubleshooting advice ("先试试 docker0 网桥能不能 ping 通，
@@ -263,7 +266,7 @@ def conntrack_entries(world, node: str = "node1", proto: str | None = None) -> l
 
 
 def format_conntrack(entries: list[dict], ports: bool = True) -> str:
-    """The conntrack entries as ``proto original -> reply`` lines, volatile fields left out."""
+    """The conntrack entries as ``proto original -> reply`` lines, sorted, volatile fields left out."""
     lines = []
     for e in entries:
         def side(d):
@@ -275,7 +278,7 @@ def format_conntrack(entries: list[dict], ports: bool = True) -> str:
         flags = " ".join(f"[{f}]" for f in e["flags"] if f in ("ASSURED", "UNREPLIED"))
         lines.append(f"{e['proto']:<5} {e['state'] or '-':<12} original: {side(e['original'])}   "
                      f"reply: {side(e['reply'])} {flags}".rstrip())
-    return "\n".join(lines)
+    return "\n".join(sorted(lines))  # conntrack lists in hash order, which changes from run to run
 
 
 def bridge_ports(world, node: str = "node1", bridge: str = "docker0") -> list[dict]:
@@ -374,8 +377,8 @@ class Diagnosis(Check):
     steps: tuple = field(default=(), compare=False)
 
     def __repr__(self) -> str:
-        lines = [f"  {'✓' if s.ok else '✗'} {s.message}" for s in self.steps]
-        head = "✓ " + self.message if self.ok else "✗ " + self.message
+        lines = [f"  {i}. {'✓' if s.ok else '✗'} {s.message}" for i, s in enumerate(self.steps, 1)]
+        head = "✓ " + self.message if self.ok else f"✗ the first broken link is step {len(self.steps)}:"
         return "\n".join([head] + lines)
 
     __str__ = __repr__
@@ -385,8 +388,9 @@ class Diagnosis(Check):
         colour = "#1b5e20" if self.ok else "#8b0000"
         items = "".join(f"<li style='color:{'#1b5e20' if s.ok else '#8b0000'}'>{'✓' if s.ok else '✗'} "
                         f"{html.escape(s.message)}</li>" for s in self.steps)
+        head = html.escape(self.message) if self.ok else f"the first broken link is step {len(self.steps)}:"
         return (f"<div class='netlab-check' style='font-family:sans-serif'><b style='color:{colour}'>"
-                f"{'✓' if self.ok else '✗'} {html.escape(self.message)}</b><ol>{items}</ol></div>")
+                f"{'✓' if self.ok else '✗'} {head}</b><ol>{items}</ol></div>")
 
 
 def _host_veth(world, container: str, node: str) -> str | None:

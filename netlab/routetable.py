@@ -176,17 +176,17 @@ FLAGS: dict[str, dict[str, str]] = {
     },
     # ip-route(8): words printed after a route
     "iproute2": {
-        "onlink": "onlink: pretend the gateway is directly attached to the device, "
+        "onlink": "pretend the gateway is directly attached to the device, "
                   "even if no address of the device covers it",
-        "linkdown": "linkdown: the device has no carrier; the route stays in the table",
-        "dead": "dead: the nexthop is dead (its device is down)",
-        "pervasive": "pervasive: the route is used even by recursive nexthop resolution",
-        "offload": "offload: the route is offloaded to hardware",
-        "trap": "trap: matching packets are trapped to the CPU by hardware",
-        "notify": "notify: user space is notified when the route changes (ip route get)",
-        "rt_offload": "rt_offload: the route is offloaded to hardware",
-        "rt_trap": "rt_trap: the route traps packets to the CPU",
-        "rt_offload_failed": "rt_offload_failed: offloading the route to hardware failed",
+        "linkdown": "the device has no carrier; the route stays in the table",
+        "dead": "the nexthop is dead (its device is down)",
+        "pervasive": "the route is used even by recursive nexthop resolution",
+        "offload": "the route is offloaded to hardware",
+        "trap": "matching packets are trapped to the CPU by hardware",
+        "notify": "user space is notified when the route changes (ip route get)",
+        "rt_offload": "the route is offloaded to hardware",
+        "rt_trap": "the route traps packets to the CPU",
+        "rt_offload_failed": "offloading the route to hardware failed",
     },
 }
 FLAGS["iproute2-json"] = FLAGS["iproute2"]

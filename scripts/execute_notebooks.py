@@ -5,7 +5,8 @@ Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]   (default: every note
 What makes a second run a no-op in git:
 - ipywidgets state is saved (the static site renders it), with the random model ids renamed to ids
   derived from the notebook's path and the widget's order of creation;
-- volatile metadata (execution timestamps, the Python patch version) is dropped;
+- volatile metadata (execution timestamps, the Python patch version) is dropped, and a print that
+  the kernel happened to split into several stream messages is stored as one;
 - a cell's new output replaces the committed one only when they differ after the sanitizing regexes
   nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run.
 """
@@ -59,6 +60,21 @@ def rename_widget_ids(nb, relpath: str) -> None:
     nb.update(renamed)
 
 
+def coalesce_streams(nb) -> None:
+    """Merge a cell's consecutive stream outputs: ipykernel may split one print across messages."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            if merged and out.output_type == "stream" and merged[-1].output_type == "stream" \
+                    and merged[-1].name == out.name:
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        cell.outputs = merged
+
+
 def strip_volatile(nb) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -78,6 +94,7 @@ def execute(path: Path, rules) -> bool:
     )
     client.execute()
     rename_widget_ids(nb, relpath)
+    coalesce_streams(nb)
     strip_volatile(nb)
     for old, new in zip(committed.cells, nb.cells):
         if new.cell_type == "code" and old.get("outputs") and sanitized(old.outputs, rules) == sanitized(new.outputs, rules):

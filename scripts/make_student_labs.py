@@ -43,6 +43,9 @@ def student_version(nb):
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0].startswith("-"):
+        print(__doc__.strip())
+        return 0 if argv[0] in ("-h", "--help") else 2
     outdir = Path(argv[0]) if argv else ROOT / "_build" / "student"
     outdir.mkdir(parents=True, exist_ok=True)
     for lab in sorted((ROOT / "labs").glob("*.ipynb")):

@@ -2,7 +2,6 @@
 listed in the table of contents, and the project's notebook scripts do what they promise."""
 import importlib.util
 import json
-import re
 from pathlib import Path
 
 import nbformat
@@ -49,7 +48,8 @@ def test_widget_state_is_saved_for_every_displayed_widget(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_is_in_the_table_of_contents(path):
     toc = (ROOT / "_toc.yml").read_text()
-    assert f"file: {path.relative_to(ROOT).with_suffix('').as_posix()}\n" in toc
+    entry = path.relative_to(ROOT).with_suffix("").as_posix()
+    assert f"file: {entry}\n" in toc or f"root: {entry}\n" in toc, f"{entry} is not in _toc.yml"
 
 
 def test_widget_ids_are_renamed_deterministically():
@@ -61,6 +61,7 @@ def test_widget_ids_are_renamed_deterministically():
             "state": {i: {"state": {"children": [f"IPY_MODEL_{j}" for j in ids if j != i]}} for i in ids}}}
         nb.cells.append(nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
             "display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": ids[0]}})]))
+        nb.cells[0].id = "cell-00"
         return nb
 
     first, second = notebook(["a" * 32, "b" * 32]), notebook(["c" * 32, "d" * 32])
@@ -85,6 +86,6 @@ def test_student_labs_lose_solutions_and_outputs():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "labs").glob("*.ipynb")), ids=lambda p: p.name)
 def test_every_lab_has_solutions_to_strip(path):
-    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
-    assert text.count("### BEGIN SOLUTION") == text.count("### END SOLUTION") > 0
-    assert not re.search(r"raise NotImplementedError", text), "the committed lab is the instructor's copy"
+    code = "".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert code.count("### BEGIN SOLUTION") == code.count("### END SOLUTION") > 0
+    assert "raise NotImplementedError" not in code, "the committed lab is the instructor's copy"

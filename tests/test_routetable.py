@@ -582,3 +582,9 @@ def test_run_routes_command_direct(tmp_path):
     assert run_routes_command(args, stdout=out, stderr=err) == 0
     assert out.getvalue().startswith("# ip route, 4 routes\n")
     assert "* /16 100.96.0.0/16 dev flannel0" in out.getvalue()
+
+
+def test_explain_flags_iproute2_words_are_not_repeated():
+    line = explain_flags("onlink", "iproute2")
+    assert line.startswith("onlink  pretend the gateway")
+    assert line.count("onlink") == 1

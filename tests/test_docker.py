@@ -1,0 +1,168 @@
+"""Chapters 3 and 4: Docker's bridge and NAT built by hand (netlab.docker, netlab.docker_widgets)."""
+import os
+
+import pytest
+
+import netlab
+from netlab import docker
+from netlab.docker_widgets import BridgeSnapshot, bridge_explorer, bridge_walk, render_bridge_walk
+
+root = pytest.mark.skipif(os.geteuid() != 0, reason="builds a live world with iptables and tcpdump: needs root")
+
+SNAP = {"node": "node1", "bridge": "docker0", "bridge_ip": "172.17.0.1", "bridge_mac": "02:42:15:82:98:cb",
+        "ports": {"veth9c02e56": {"endpoint": "nginx-1", "ip": "172.17.0.2", "mac": "02:42:ac:11:00:02"},
+                  "veth49a9513": {"endpoint": "nginx-2", "ip": "172.17.0.3", "mac": "02:42:ac:11:00:03"},
+                  "vethb83ae6e": {"endpoint": "nginx-3", "ip": "172.17.0.4", "mac": "02:42:ac:11:00:04"}},
+        "fdb": {}}
+
+
+def test_docker_mac_and_veth_names():
+    assert docker.container_mac("172.17.0.2") == "02:42:ac:11:00:02"
+    assert docker.container_mac("172.17.255.254") == "02:42:ac:11:ff:fe"
+    assert docker.veth_name("nginx-1") == "veth9c02e56"
+    for name in ("nginx-2", "nginx-3", "web"):
+        v = docker.veth_name(name)
+        assert len(v) == 11 and v.startswith("veth") and int(v[4:], 16) >= 0
+
+
+def test_topology_has_docker_rules_and_seed_names():
+    t = docker.docker_node()
+    node1 = t.node("node1")
+    assert node1.interfaces["docker0"].mac == "02:42:15:82:98:cb"
+    assert node1.interfaces["docker0"].addresses == ["172.17.0.1/16"]
+    assert node1.interfaces["veth9c02e56"].master == "docker0"
+    assert ("nat", docker.MASQUERADE_RULE) in node1.iptables
+    assert ("nat", "-A DOCKER -i docker0 -j RETURN") in node1.iptables
+    assert t.node("nginx-1").interfaces["eth0"].mac == "02:42:ac:11:00:02"
+    broken = docker.docker_node(nat=False, attach=False, bridge_address=False)
+    assert broken.node("node1").iptables == []
+    assert broken.node("node1").interfaces["veth9c02e56"].master is None
+    with pytest.raises(ValueError):
+        docker.docker_node(containers=4)
+
+
+def test_publish_rules_are_dockers():
+    rules = docker.publish_rules("172.17.0.2", 8080, 80)
+    assert ("nat", "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80") in rules
+
+
+def test_bridge_walk_floods_broadcast_and_unknown_unicast():
+    snap = BridgeSnapshot.from_dict(SNAP)
+    hops, fdb = bridge_walk(snap, "nginx-1", "nginx-2")
+    assert [h.out_ports for h in hops] == [["veth49a9513", "vethb83ae6e", "docker0"], ["veth9c02e56"],
+                                           ["veth49a9513"], ["veth9c02e56"]]
+    assert fdb == {"02:42:ac:11:00:02": "veth9c02e56", "02:42:ac:11:00:03": "veth49a9513"}
+    hops, _ = bridge_walk(snap, "nginx-1", "nginx-2", arp_cached=True)
+    assert "unknown unicast" in hops[0].why and len(hops[0].out_ports) == 3
+    hops, _ = bridge_walk(snap, "nginx-1", "node1 (docker0)", arp_cached=True)
+    assert hops[0].out_ports == ["docker0"]
+
+
+def test_bridge_explorer_bad_input_and_update():
+    snap = BridgeSnapshot.from_dict(SNAP)
+    assert "Pick again" in render_bridge_walk(snap, "nginx-1", "nginx-1")
+    assert "Pick again" in render_bridge_walk(snap, "nginx-1", "nginx-9")
+    box = bridge_explorer(SNAP, src="nginx-1", dst="nginx-2")
+    html_out = box.children[-1]
+    assert "flooded" in html_out.value
+    before = html_out.value
+    box.children[1].children[0].value = True  # ARP cached
+    assert html_out.value != before and "ARP who-has" not in html_out.value
+    box.children[0].children[1].value = "nginx-1"
+    assert "Pick again" in html_out.value
+
+
+def test_conntrack_parser_and_formatter():
+    line = ("tcp      6 119 TIME_WAIT src=10.168.0.3 dst=10.168.0.2 sport=40000 dport=8080 src=172.17.0.2 "
+            "dst=10.168.0.3 sport=80 dport=40000 [ASSURED] mark=0 use=1")
+
+    class W:
+        def run(self, node, cmd, check=True):
+            return netlab.CommandResult(node, cmd, line + "\n", "", 0)
+    e = docker.conntrack_entries(W())[0]
+    assert e["state"] == "TIME_WAIT" and e["original"]["dport"] == "8080" and e["reply"]["src"] == "172.17.0.2"
+    text = docker.format_conntrack([e])
+    assert "40000" not in text and "sport=80" in text and "[ASSURED]" in text
+
+
+@pytest.fixture(scope="module")
+def world():
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    with netlab.World(docker.docker_node(containers=3, publish=[("nginx-1", 8080, 80)]),
+                      name="test_docker") as w:
+        yield w
+
+
+@root
+def test_bridge_model_matches_kernel(world):
+    world.run("node1", "bridge fdb flush dev docker0 dynamic", check=False)
+    for c in ("nginx-1", "nginx-2"):
+        world.run(c, "ip neigh flush dev eth0")
+    snap = netlab.bridge_snapshot(world)
+    for mac in list(snap.fdb):
+        snap.fdb.pop(mac)
+    hops, after = bridge_walk(snap, "nginx-1", "nginx-2")
+    seen = netlab.observe_ports(world, "nginx-1", "172.17.0.3", ping="ping -c 1 -W 1 -e 1")
+    assert [ports for _, ports in seen] == [sorted(p for p in h.out_ports + [h.in_port] if p != "docker0")
+                                            for h in hops]
+    assert docker.check_fdb(world, "node1", "docker0", "02:42:ac:11:00:02", "veth9c02e56")
+
+
+@root
+def test_frames_match_scapy(world):
+    world.run("nginx-1", "ip neigh flush dev eth0")
+    with world.capture("nginx-1", "eth0", "arp or icmp") as cap:
+        world.run("nginx-1", "ping -c 1 -W 1 -e 1 172.17.0.3")
+    built = docker.echo_frames("172.17.0.2", "172.17.0.3")
+    results = [docker.match_kernel_frame(p, built[k])[0] for p, k in zip(cap.packets, built)]
+    assert results == [True, True, True, True]
+    wrong = docker.echo_frames("172.17.0.2", "172.17.0.3", src_mac="02:42:ac:11:00:09")
+    assert not docker.match_kernel_frame(cap.packets[0], wrong["arp_request"])[0]
+
+
+@root
+def test_masquerade_counters_and_rewrite(world):
+    before = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    with world.capture("node1", "eth0", "icmp") as cap:
+        world.run("nginx-1", "ping -c 1 -W 1 -e 31 10.168.0.3")
+    after = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    assert after == before + 1
+    assert [p["IP"].src for p in cap.packets] == ["10.168.0.2", "10.168.0.3"]
+
+
+@root
+def test_published_port_serves_http(world):
+    docker.start_http_server(world, "nginx-1")
+    assert world.run("node2", "curl -s -m 2 http://10.168.0.2:8080/").stdout.strip() == "Welcome to nginx-1"
+    rule = docker.publish_rules("172.17.0.2", 8080, 80)[1][1]
+    assert docker.check_nat_rule(world, "node1", rule, min_packets=1)
+
+
+@root
+@pytest.mark.parametrize("break_cmd,fix_cmd,node,step", [
+    ("ip addr del 172.17.0.1/16 dev docker0", "ip addr add 172.17.0.1/16 brd + dev docker0", "node1", 1),
+    ("ip link set veth9c02e56 nomaster", "ip link set veth9c02e56 master docker0", "node1", 1),
+    ("ip route del default", "ip route add default via 172.17.0.1 dev eth0", "nginx-1", 2),
+    ("sysctl -w net.ipv4.ip_forward=0", "sysctl -w net.ipv4.ip_forward=1", "node1", 3),
+    ("iptables -t nat -D " + docker.MASQUERADE_RULE[3:], "iptables -t nat " + docker.MASQUERADE_RULE, "node1", 4),
+])
+def test_diagnose_finds_each_broken_link(world, break_cmd, fix_cmd, node, step):
+    assert netlab.diagnose_docker(world, "nginx-1")
+    world.run(node, break_cmd)
+    try:
+        d = netlab.diagnose_docker(world, "nginx-1")
+        assert not d.ok and len(d.steps) == step and not d.steps[-1].ok
+        assert all(s.ok for s in d.steps[:-1])
+    finally:
+        world.run(node, fix_cmd)
+        world.run("node1", "conntrack -F")
+    assert netlab.diagnose_docker(world, "nginx-1")
+
+
+@root
+def test_two_nodes_overlap():
+    with netlab.World(docker.docker_two_nodes(), name="test_docker_two") as w:
+        assert w.run("container-1", "ip route get 172.17.0.2").stdout.startswith("local")
+        res = w.run("node1", "ip route add 172.17.0.0/16 via 10.168.0.3", check=False)
+        assert res.returncode != 0 and "File exists" in res.stderr
