@@ -104,11 +104,11 @@ def flanneld_log(world, node: str):
     return world.run(node, f"cat {log_path(node)}")
 
 
-def wait_for_log(world, node: str, text: str, timeout: float = 10) -> None:
-    """Wait until NODE's flanneld log contains TEXT; raise with the log if it stops with an error."""
+def wait_for_log(world, node: str, text: str, timeout: float = 10, after: int = 0) -> None:
+    """Wait until NODE's flanneld log contains TEXT past offset AFTER; raise with the log on an error."""
     deadline = time.monotonic() + timeout
     while True:
-        log = world.run(node, ["cat", log_path(node)], check=False).stdout
+        log = world.run(node, ["cat", log_path(node)], check=False).stdout[after:]
         if text in log:
             return
         if "flanneld: error:" in log or time.monotonic() > deadline:
@@ -117,18 +117,39 @@ def wait_for_log(world, node: str, text: str, timeout: float = 10) -> None:
 
 
 def start_flanneld(world, node: str, store: StoreInfo, iface: str = "eth0", subnet: str | None = None,
-                   mtu: int | None = None, wait: bool = True) -> str:
-    """Start ``python3 -m netlab.flannel udp`` in NODE; wait until flannel0 is up. Returns its name."""
+                   mtu: int | None = None, wait: bool = True, tun_standin: str | None = None) -> str:
+    """Start ``python3 -m netlab.flannel udp`` in NODE; wait until flannel0 is up. Returns its name.
+
+    TUN_STANDIN "veth" forces the veth stand-in for flannel0, "no" forbids it; by default the daemon
+    uses TUN and falls back to the stand-in only where /dev/net/tun cannot be opened.
+    """
     world.run(node, ["mkdir", "-p", "/run/flannel"])
+    offset = len(world.run(node, ["sh", "-c", f"cat {log_path(node)} 2>/dev/null || true"]).stdout)
     args = ["udp", "--etcd", store.url, "--iface", iface, "--log", log_path(node)]
     if subnet:
         args += ["--subnet", subnet]
     if mtu:
         args += ["--mtu", str(mtu)]
+    if tun_standin:
+        args += ["--tun-standin", tun_standin]
     name = world.start(node, _py(*args), name=f"flanneld-{node}")
     if wait:
-        wait_for_log(world, node, "flanneld: ready:")
+        wait_for_log(world, node, "flanneld: ready:", after=offset)
     return name
+
+
+def flannel0_device(world, node: str) -> str:
+    """Which flannel0 ran in NODE, and why, as one sentence read from the kernel and the daemon's log."""
+    link = json.loads(world.run(node, ["ip", "-j", "-d", "link", "show", "dev", "flannel0"]).stdout)[0]
+    kind = link.get("linkinfo", {}).get("info_kind")
+    log = world.run(node, ["cat", log_path(node)]).stdout
+    if kind == "tun":
+        return (f"flannel0 in {node} is a TUN device: the daemon opened /dev/net/tun (this world runs as real root)"
+                f" and reads and writes bare IP packets on its file descriptor")
+    why = [l for l in log.splitlines() if "using the stand-in" in l]
+    reason = why[-1].split("flanneld: ", 1)[1].split(": using the stand-in")[0] if why else "unknown"
+    return (f"flannel0 in {node} is the veth stand-in ({kind}): {reason}; the daemon reads and writes raw IP on"
+            f" flannel0-raw through an AF_PACKET socket, and the kernel's side (address, route, MTU) is the same")
 
 
 def wait_for_peers(world, nodes: list[str], timeout: float = 10) -> None:
@@ -138,3 +159,109 @@ def wait_for_peers(world, nodes: list[str], timeout: float = 10) -> None:
             if other != node:
                 ip = world.run(other, ["cat", log_path(other)]).stdout.split("using interface ", 1)[1].split()[3]
                 wait_for_log(world, node, f"-> {ip}: forwarding", timeout)
+
+
+def counters(world, node: str) -> dict:
+    """The daemon's crossing counters: ``kill -USR1`` makes it log them; the last such line is parsed."""
+    before = world.run(node, ["cat", log_path(node)]).stdout.count("counters:")
+    world.run(node, ["sh", "-c", f"kill -USR1 $(cat /run/flannel/{node}.pid)"])
+    deadline = time.monotonic() + 5
+    while True:
+        log = world.run(node, ["cat", log_path(node)]).stdout
+        if log.count("counters:") > before or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    line = [l for l in log.splitlines() if "counters:" in l][-1]
+    return {k: int(v) for k, v in (f.split("=") for f in line.split("counters:", 1)[1].split())}
+
+
+def counters_delta(before: dict, after: dict) -> str:
+    """One line per counter that moved: how many more calls happened between two readings."""
+    return "\n".join(f"{k:15} +{after[k] - before[k]}" for k in after if after[k] != before[k])
+
+
+# ------------------------------------------------------------------ reading the store, and the lab's checks
+def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
+    """{subnet: lease value as a dict} read with etcdctl's ``ls`` and ``get`` in NODE, sorted by subnet."""
+    from .store import SUBNETS, key_subnet
+    listing = etcdctl(world, node, store, "ls", "--sort", SUBNETS, check=False)
+    out = {}
+    for key in listing.stdout.split():
+        got = etcdctl(world, node, store, "get", key, check=False)
+        try:
+            out[key_subnet(key)] = json.loads(got.stdout)
+        except ValueError:
+            out[key_subnet(key)] = {"PublicIP": None, "error": (got.stderr or got.stdout).strip()}
+    return out
+
+
+def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None, node: str = "node1"):
+    """Does the store hold a lease for PUBLIC_IP (under KEY, when given)? Read with etcdctl in NODE."""
+    from ..quiz import Check
+    from .store import SUBNETS, subnet_key
+    held = {subnet_key(s): v.get("PublicIP") for s, v in leases(world, store, node).items()}
+    mine = [k for k, ip in held.items() if ip == public_ip]
+    if not mine:
+        return Check(False, f"no lease under {SUBNETS} carries PublicIP {public_ip} (the store holds "
+                            f"{', '.join(f'{k} -> {ip}' for k, ip in held.items()) or 'no lease'}); has that node's"
+                            f" flanneld started?", expected=public_ip)
+    if key is not None and key not in held:
+        return Check(False, f"there is no key {key!r} in the store; its leases are {', '.join(held)}",
+                     expected=mine[0], given=key)
+    if key is not None and key not in mine:
+        return Check(False, f"{key} belongs to {held[key]}, not to {public_ip}: {public_ip}'s lease is {mine[0]}",
+                     expected=mine[0], given=key)
+    return Check(True, f"{mine[0]} holds {{\"PublicIP\":\"{public_ip}\", ...}}", expected=mine[0], given=key)
+
+
+def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_CONFIG["Network"]):
+    """Has NODE the overlay's route (NETWORK dev flannel0) and its own containers' (SUBNET dev docker0)?"""
+    from ..kernel import routes
+    from ..quiz import Check
+    table = {r.get("dst"): r.get("dev") for r in routes(world, node)}
+    if table.get(network) != "flannel0":
+        got = f"it goes out of {table[network]}" if network in table else "there is no such route"
+        return Check(False, f"{node} has no `{network} dev flannel0` ({got}): flannel0 gets it from its address"
+                            f" with the overlay's prefix, so start flanneld in {node}")
+    if table.get(subnet) != "docker0":
+        own = [d for d, dev in table.items() if dev == "docker0"]
+        return Check(False, f"{node}'s docker0 route is {', '.join(own) or 'missing'}, not {subnet}: the lease and"
+                            f" the bridge's subnet must agree, or replies for {subnet} go to another node",
+                     expected=subnet, given=own)
+    return Check(True, f"{node} routes {network} into flannel0 and {subnet} to docker0 (the longer prefix wins)")
+
+
+def check_counters(before: dict, after: dict, packets: int = 1):
+    """Did each of the four crossings (tun_reads, udp_sends, udp_recvs, tun_writes) happen PACKETS times or more?"""
+    from ..quiz import Check
+    keys = ("tun_reads", "udp_sends", "udp_recvs", "tun_writes")
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
+    still = [k for k, v in moved.items() if v < packets]
+    text = ", ".join(f"{k} +{v}" for k, v in moved.items())
+    if still:
+        return Check(False, f"{', '.join(still)} moved less than {packets} ({text}): the packets did not go through"
+                            f" this daemon both ways", expected=packets, given=moved)
+    return Check(True, f"the daemon carried them both ways: {text}", expected=packets, given=moved)
+
+
+def check_datagram(captured, outer_src: str, outer_dst: str, inner_src: str, inner_dst: str,
+                   port: int = 8285):
+    """Is there, among CAPTURED packets, a UDP datagram OUTER_SRC -> OUTER_DST:PORT carrying INNER_SRC -> INNER_DST?"""
+    from scapy.layers.inet import IP, UDP
+    from ..quiz import Check
+    from .packets import bind_flannel_udp
+    bind_flannel_udp(port)
+    seen = []
+    for p in captured:
+        if IP not in p or UDP not in p:
+            continue
+        outer = IP(bytes(p[IP]))
+        if outer[UDP].dport != port or IP not in outer[UDP]:
+            continue
+        inner = outer[UDP][IP]
+        seen.append(f"{outer.src} -> {outer.dst} carrying {inner.src} -> {inner.dst}")
+        if (outer.src, outer.dst, inner.src, inner.dst) == (outer_src, outer_dst, inner_src, inner_dst):
+            return Check(True, f"a datagram {outer_src} -> {outer_dst}:{port} carried {inner_src} -> {inner_dst}"
+                               f" ({len(outer)} bytes on the LAN, {len(inner)} inside)")
+    return Check(False, f"no datagram {outer_src} -> {outer_dst}:{port} carrying {inner_src} -> {inner_dst} was"
+                        f" captured (seen: {'; '.join(seen) or 'no flannel datagram at all'})")

@@ -99,3 +99,17 @@ def table(results: list[Result]) -> str:
         lines.append(f"flannel UDP moves {1 - by['udp'].gbits / by['vxlan'].gbits:.0%} less than kernel VXLAN"
                      f" here (kubernetes PR #17877 measured about 40% less with flannel's C daemon)")
     return "\n".join(lines)
+
+
+def verdict(results: list[Result]) -> str:
+    """The facts about RESULTS that hold on any machine (the figures themselves vary run to run)."""
+    by = {r.path: r for r in results}
+    slowest = min(results, key=lambda r: r.gbits)
+    lines = [f"slowest path: {LABELS[slowest.path]}"]
+    if "udp" in by:
+        kernel = [r for r in results if r.path != "udp"]
+        below = all(by["udp"].gbits < 0.5 * r.gbits for r in kernel)
+        lines.append(f"netlab's Python flanneld moves less than half of every in-kernel path: {below}")
+        lines.append(f"its round trip is longer than every in-kernel path's: "
+                     f"{all(by['udp'].rtt_ms > r.rtt_ms for r in kernel)}")
+    return "\n".join(lines)

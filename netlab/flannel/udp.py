@@ -18,10 +18,17 @@ What it does, in the order the real flanneld does it (flannel-io/flannel ``pkg/b
 
 Each packet thus enters user space once on each node: ``read(tun)`` then ``sendto(udp)`` on the
 sender, ``recvfrom(udp)`` then ``write(tun)`` on the receiver. The counters count those calls.
+
+Without real root ``/dev/net/tun`` cannot be opened (it belongs to the machine's root, not to a
+user namespace's). Then the daemon uses a stand-in (``--tun-standin veth``, or automatically): a veth
+pair whose end ``flannel0`` carries the address and the route, like the TUN device, and whose
+other end ``flannel0-raw`` the daemon reads and writes through an AF_PACKET socket, taking off and
+putting on the 14-byte Ethernet header. The kernel's side of the lesson is the same.
 """
 
 from __future__ import annotations
 
+import array
 import errno
 import fcntl
 import ipaddress
@@ -43,6 +50,12 @@ IFF_NO_PI = 0x1000
 DEFAULT_PORT = 8285
 ENCAP_OVERHEAD = 28  # outer IPv4 header (20) + UDP header (8)
 LEASE_TTL = 24 * 3600  # flannel's lease lifetime (Documentation/reservations.md)
+SOCKET_BUFFER = 4 * 1024 * 1024  # bytes asked for SO_RCVBUF/SO_SNDBUF (the kernel's default is 208 KiB)
+TXQUEUELEN = 5000  # packets flannel0 may queue for the daemon (a TUN device's default is 500)
+ETH_P_IP = 0x0800
+PACKET_OUTGOING = 4  # sll_pkttype of a frame the socket itself sent
+SIOCETHTOOL, ETHTOOL_STXCSUM = 0x8946, 0x17  # <linux/sockios.h>, <linux/ethtool.h>
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33  # <asm-generic/socket.h>; Python's socket module lacks them
 
 
 class FlannelError(RuntimeError):
@@ -147,15 +160,16 @@ def checksum(data: bytes) -> int:
 
 
 def decrement_ttl(packet: bytes) -> bytes | None:
-    """The packet with TTL - 1 and its header checksum fixed, or None when the TTL runs out."""
+    """The packet with TTL - 1 and its header checksum fixed, or None when the TTL runs out.
+
+    The checksum is updated, not recomputed (RFC 1141, as Linux's ``ip_decrease_ttl``): the TTL is
+    the high byte of one 16-bit word, so the sum drops by 0x0100 and the checksum grows by it.
+    """
     if packet[8] <= 1:
         return None
-    ihl = (packet[0] & 0x0F) * 4
-    header = bytearray(packet[:ihl])
-    header[8] -= 1
-    header[10:12] = b"\0\0"
-    header[10:12] = struct.pack("!H", checksum(bytes(header)))
-    return bytes(header) + packet[ihl:]
+    check = int.from_bytes(packet[10:12], "big") + 0x0100
+    check = (check + (check >= 0xFFFF)) & 0xFFFF
+    return packet[:8] + bytes([packet[8] - 1]) + packet[9:10] + check.to_bytes(2, "big") + packet[12:]
 
 
 def net_unreachable(packet: bytes, source: str) -> bytes | None:
@@ -230,7 +244,7 @@ def decide(packet: bytes, routes: dict, tun_address: str, port: int = DEFAULT_PO
     return Decision("send", out, (peer, port), reason=f"{dst} -> {peer}:{port}")
 
 
-# ------------------------------------------------------------------- the daemon
+# ------------------------------------------------------------------- flannel0: TUN, or its stand-in
 def open_tun(name: str = "flannel0") -> int:
     """Create (or attach to) TUN device NAME with IFF_TUN | IFF_NO_PI; returns the file descriptor."""
     fd = os.open("/dev/net/tun", os.O_RDWR)
@@ -240,6 +254,136 @@ def open_tun(name: str = "flannel0") -> int:
         os.close(fd)
         raise
     return fd
+
+
+class TunDevice:
+    """flannel0 as flannel makes it: a TUN device; each read or write is one bare IP packet."""
+
+    kind = "tun"
+
+    def __init__(self, name: str = "flannel0"):
+        self.name = name
+        self.fd = open_tun(name)
+        os.set_blocking(self.fd, False)
+
+    def describe(self) -> str:
+        return f"opened /dev/net/tun as {self.name} (IFF_TUN|IFF_NO_PI)"
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self) -> bytes | None:
+        """One IP packet, or None when none is waiting."""
+        try:
+            return os.read(self.fd, 65535)
+        except BlockingIOError:
+            return None
+
+    def write(self, packet: bytes) -> None:
+        os.write(self.fd, packet)
+
+    def close(self) -> None:
+        os.close(self.fd)  # flannel0 is not persistent: it goes with the descriptor
+
+
+class VethStandin:
+    """flannel0 where /dev/net/tun cannot be opened: a veth pair NAME <-> NAME-raw in this namespace.
+
+    NAME gets the address and the route, like the TUN device, and no ARP (a TUN device has none
+    either: the kernel then sends every frame to NAME's own MAC). NAME's checksum offload is turned
+    off (``ethtool -K NAME tx off``), which also turns off its segmentation offload: the kernel then
+    finishes every checksum and cuts TCP into MTU-sized packets before they leave NAME, as it does
+    for a TUN device; a veth would otherwise pass 64 KiB TCP chunks with half-made checksums. The daemon holds an AF_PACKET socket
+    on the other end: what the kernel sends into NAME comes out there as an Ethernet frame, whose
+    14-byte header the daemon strips; a packet for the kernel gets a header put on (destination
+    NAME's MAC, type IPv4) and is sent into the raw end, so it arrives on NAME.
+    """
+
+    kind = "veth"
+
+    def __init__(self, name: str = "flannel0", reason: str = ""):
+        self.name, self.peer, self.reason = name, f"{name}-raw", reason
+        for cmd in (f"ip link add {name} type veth peer name {self.peer}",
+                    f"ip link set dev {name} arp off", f"ip link set dev {self.peer} up"):
+            _ip(cmd)
+        _tx_checksum_off(name)
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        self.sock.bind((self.peer, ETH_P_IP))
+        self.sock.setblocking(False)
+        self.header = (_mac(name) + _mac(self.peer) + struct.pack("!H", ETH_P_IP))
+
+    def describe(self) -> str:
+        return (f"{self.reason}: using the stand-in, a veth pair {self.name} <-> {self.peer};"
+                f" the daemon reads and writes raw IP on {self.peer} through an AF_PACKET socket")
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> bytes | None:
+        """One IP packet the kernel sent into NAME (Ethernet header stripped), or None."""
+        while True:
+            try:
+                frame, addr = self.sock.recvfrom(65535)
+            except BlockingIOError:
+                return None
+            if addr[2] != PACKET_OUTGOING:  # not our own writes, which the socket sees leave
+                return frame[14:]
+
+    def write(self, packet: bytes) -> None:
+        self.sock.send(self.header + packet)
+
+    def close(self) -> None:
+        self.sock.close()
+        subprocess.run(["ip", "link", "del", self.name], capture_output=True)  # the pair goes as one
+
+
+def _ip(cmd: str) -> None:
+    res = subprocess.run(cmd.split(), capture_output=True, text=True)
+    if res.returncode:
+        raise FlannelError(f"`{cmd}` failed: {res.stderr.strip()}")
+
+
+def _tx_checksum_off(ifname: str) -> None:
+    """``ethtool -K IFNAME tx off`` through the ethtool ioctl (the ethtool program may be missing)."""
+    value = array.array("I", [ETHTOOL_STXCSUM, 0])  # struct ethtool_value {cmd, data}
+    ifreq = struct.pack("16sP", ifname.encode(), value.buffer_info()[0])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCETHTOOL, ifreq)
+
+
+def _mac(ifname: str) -> bytes:
+    with open(f"/sys/class/net/{ifname}/address") as f:
+        return bytes.fromhex(f.read().strip().replace(":", ""))
+
+
+def open_flannel0(name: str = "flannel0", standin: str = "auto"):
+    """flannel0 as a TUN device; with STANDIN "auto", the veth stand-in if /dev/net/tun cannot be
+    opened; with "veth", the stand-in whatever the machine allows; with "no", TUN or an error."""
+    if standin == "veth":
+        return VethStandin(name, "the stand-in was asked for (--tun-standin veth)")
+    try:
+        return TunDevice(name)
+    except OSError as e:
+        if standin == "no":
+            raise FlannelError(f"cannot open /dev/net/tun: {e.strerror}") from None
+        why = ("it belongs to the machine's real root, and this is a user namespace"
+               if e.errno in (errno.EPERM, errno.EACCES) else "the machine has no TUN driver")
+        return VethStandin(name, f"cannot open /dev/net/tun ({e.strerror}: {why})")
+
+
+def set_buffers(sock: socket.socket, size: int = SOCKET_BUFFER) -> tuple[int, int]:
+    """Ask for SIZE-byte receive and send buffers; returns what the kernel granted (it doubles the ask).
+
+    SO_RCVBUFFORCE/SO_SNDBUFFORCE pass net.core.rmem_max/wmem_max but need CAP_NET_ADMIN over the
+    machine (real root); otherwise SO_RCVBUF/SO_SNDBUF, which the kernel caps at those maxima.
+    """
+    for force, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+        except PermissionError:
+            sock.setsockopt(socket.SOL_SOCKET, plain, size)
+    return (sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
 
 
 def iface_info(iface: str) -> tuple[str, int]:
@@ -265,8 +409,11 @@ class Flanneld:
     tun_name: str = "flannel0"
     mtu: int | None = None
     log_path: str | None = None
+    tun_standin: str = "auto"  # "auto": TUN, else the veth stand-in; "veth": the stand-in; "no": TUN only
     routes: dict = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
+
+    BATCH = 64  # packets handled from one side before looking at the other again
 
     def log(self, msg: str) -> None:
         line = f"flanneld: {msg}\n"
@@ -290,16 +437,16 @@ class Flanneld:
         self.tun_address = str(self.lease.network_address)
         self.mtu = self.mtu or ext_mtu - ENCAP_OVERHEAD
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rcv, snd = set_buffers(self.sock)
         self.sock.bind((self.public_ip, self.config.port))
-        self.log(f"listening on UDP {self.public_ip}:{self.config.port}")
-        self.tun = open_tun(self.tun_name)
-        self.log(f"opened /dev/net/tun as {self.tun_name} (IFF_TUN|IFF_NO_PI)")
+        self.sock.setblocking(False)
+        self.log(f"listening on UDP {self.public_ip}:{self.config.port} (socket buffers {rcv} bytes in, {snd} out)")
+        self.dev = open_flannel0(self.tun_name, self.tun_standin)
+        self.log(self.dev.describe())
         for cmd in (f"ip addr add {self.tun_address}/{self.config.network.prefixlen} dev {self.tun_name}",
-                    f"ip link set dev {self.tun_name} mtu {self.mtu} up"):
+                    f"ip link set dev {self.tun_name} mtu {self.mtu} txqueuelen {TXQUEUELEN} up"):
             self.log(f"$ {cmd}")
-            res = subprocess.run(cmd.split(), capture_output=True, text=True)
-            if res.returncode:
-                raise FlannelError(f"`{cmd}` failed: {res.stderr.strip()}")
+            _ip(cmd)
         leases, self.index = self.store.items(SUBNETS)
         self.set_routes(routes_from_leases(leases, self.lease))
         self.write_subnet_env()
@@ -347,36 +494,45 @@ class Flanneld:
 
     # -- the loop
     def forward_from_tun(self) -> None:
-        packet = os.read(self.tun, 65535)
-        self.counters.tun_reads += 1
-        d = decide(packet, self.routes, self.tun_address, self.config.port)
-        if d.action == "send":
-            try:
-                self.sock.sendto(d.data, d.peer)
-                self.counters.udp_sends += 1
-            except OSError as e:
-                self.log(f"sendto {d.peer[0]}: {e.strerror}")
-        elif d.action == "reply":
-            self.counters.unreachable += 1
-            self.log(d.reason)
-            self.write_tun(d.data)
-        elif "TTL" in d.reason:
-            self.counters.ttl_expired += 1
+        """Up to BATCH packets from flannel0: each goes to its node in a datagram (or an ICMP error back)."""
+        for _ in range(self.BATCH):
+            packet = self.dev.read()
+            if packet is None:
+                return
+            self.counters.tun_reads += 1
+            d = decide(packet, self.routes, self.tun_address, self.config.port)
+            if d.action == "send":
+                try:
+                    self.sock.sendto(d.data, d.peer)
+                    self.counters.udp_sends += 1
+                except OSError as e:
+                    self.log(f"sendto {d.peer[0]}: {e.strerror}")
+            elif d.action == "reply":
+                self.counters.unreachable += 1
+                self.log(d.reason)
+                self.write_tun(d.data)
+            elif "TTL" in d.reason:
+                self.counters.ttl_expired += 1
 
     def write_tun(self, data: bytes) -> None:
         try:
-            os.write(self.tun, data)
+            self.dev.write(data)
             self.counters.tun_writes += 1
         except OSError as e:
-            if e.errno != errno.EIO:
+            if e.errno not in (errno.EIO, errno.ENETDOWN, errno.EAGAIN):
                 raise
-            self.counters.dropped_not_up += 1  # EIO: the device is not up (yet)
-            self.log(f"{self.tun_name} is not up: dropped a packet (EIO)")
+            self.counters.dropped_not_up += 1  # EIO/ENETDOWN: not up (yet); EAGAIN: its queue is full
+            self.log(f"{self.tun_name} did not take a packet ({e.strerror}): dropped it")
 
     def forward_from_udp(self) -> None:
-        data, _ = self.sock.recvfrom(65535)
-        self.counters.udp_recvs += 1
-        self.write_tun(data)
+        """Up to BATCH datagrams from other nodes: each one's payload goes into flannel0 as it is."""
+        for _ in range(self.BATCH):
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            self.counters.udp_recvs += 1
+            self.write_tun(data)
 
     def run(self) -> None:
         self.stopping = False
@@ -389,19 +545,22 @@ class Flanneld:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGUSR1, lambda s, f: self.log("counters: " + self.counters.line()))
         self.start()
+        if self.log_path:  # so that `kill -USR1 $(cat NODE.pid)` can ask for the counters
+            with open(os.path.splitext(self.log_path)[0] + ".pid", "w") as f:
+                f.write(f"{os.getpid()}\n")
         threading.Thread(target=self.watch, daemon=True).start()
         self.log(f"ready: {self.tun_name} {self.tun_address}/{self.config.network.prefixlen} mtu {self.mtu},"
                  f" lease {self.lease}")
         while not self.stopping:
             try:
-                ready, _, _ = select.select([self.tun, self.sock, wake_r], [], [])
+                ready, _, _ = select.select([self.dev, self.sock, wake_r], [], [])
             except InterruptedError:
                 continue
-            if self.tun in ready:
+            if self.dev in ready:
                 self.forward_from_tun()
             if self.sock in ready:
                 self.forward_from_udp()
         self.log("counters: " + self.counters.line())
         self.log(f"stopping: {self.tun_name} goes away with its file descriptor;"
                  f" the lease {self.lease} stays in the store until its TTL runs out")
-        os.close(self.tun)
+        self.dev.close()
