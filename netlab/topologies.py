@@ -222,3 +222,33 @@ def walk_nat() -> Topology:
     t.add_route("ctr", "default", via="172.17.0.1")
     t.add_iptables("gw", "-A POSTROUTING -s 172.17.0.0/16 -o eth1 -j MASQUERADE", table="nat")
     return t
+
+
+def flannel_vxlan_nodes(nodes: int = 2, lan_mtu: int | None = None) -> Topology:
+    """The seed's Flannel VXLAN hosts before flanneld runs: node1 (10.168.0.2), node2 (10.168.0.3).
+
+    node<i>: eth0 10.168.0.<i+1>/24 (MAC 02:00:0a:a8:00:0<i+1>), docker0 10.1.<14+i>.1/24, default
+    via 10.168.0.1; container-1 at 10.1.15.2 and container-2 at 10.1.16.3 (the seed's) behind
+    docker0. ``lan`` is the switch (bridge br0) and holds 10.168.0.1, where etcd runs. No flannel.1
+    and no neighbour, FDB or route entries: netlab's VXLAN flanneld creates and programs them
+    (:mod:`netlab.flannel.vxlan`). ``nodes=3`` adds node3 (10.168.0.4, docker0 10.1.17.1/24,
+    container-3 10.1.17.4) for the lab. Unlike :func:`flannel_vxlan`, which declares the same
+    entries statically.
+    """
+    if not 1 <= nodes <= 9:
+        raise ValueError("flannel_vxlan_nodes: nodes must be between 1 and 9")
+    t = Topology("flannel_vxlan_nodes" if nodes == 2 else f"flannel_vxlan_nodes_{nodes}")
+    t.add_node("lan")
+    t.add_bridge("lan", "br0", address="10.168.0.1/24", mac="02:00:0a:a8:00:01", mtu=lan_mtu)
+    for i in range(1, nodes + 1):
+        node, ctr, sub = f"node{i}", f"container-{i}", f"10.1.{14 + i}"
+        t.add_node(node, sysctls={"net.ipv4.ip_forward": 1})
+        t.add_node(ctr)
+        t.add_link(End(node, "eth0", f"10.168.0.{i + 1}/24", mac=f"02:00:0a:a8:00:{i + 1:02x}", mtu=lan_mtu),
+                   End("lan", f"port{i}", master="br0", mtu=lan_mtu, mac=f"02:00:0a:a8:01:{i:02x}"))
+        t.add_bridge(node, "docker0", address=f"{sub}.1/24", mac=f"02:42:0a:01:{14 + i:02x}:01")
+        t.add_link(End(ctr, "eth0", f"{sub}.{i + 1}/24", mac=f"02:42:0a:01:{14 + i:02x}:{i + 1:02x}"),
+                   End(node, f"veth{i}", master="docker0", mac=f"02:42:0a:01:{14 + i:02x}:fe"))
+        t.add_route(ctr, "default", via=f"{sub}.1")
+        t.add_route(node, "default", via="10.168.0.1")
+    return t

@@ -1,6 +1,7 @@
 """``python3 -m netlab.flannel``: the daemon, the embedded store, and a v2 etcdctl stand-in.
 
     python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0 [--subnet 100.96.1.0/24]
+    python3 -m netlab.flannel vxlan --etcd http://10.168.0.1:2379 --iface eth0 [--vtep-mac 5e:f8:4f:00:e3:37]
     python3 -m netlab.flannel store --listen 10.168.0.1 --port 2379
     python3 -m netlab.flannel etcdctl --endpoints http://10.168.0.1:2379 ls|get|set KEY [VALUE]
     python3 -m netlab.flannel wait --etcd http://10.168.0.1:2379 [--key KEY] [--timeout 10]
@@ -27,6 +28,18 @@ def main(argv=None) -> int:
     u.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
     u.add_argument("--mtu", type=int, help="flannel0's MTU (default: IFACE's MTU - 28)")
     u.add_argument("--log", help="also append the log to this file")
+    u.add_argument("--tun-standin", choices=["auto", "veth", "no"], default="auto",
+                   help="flannel0 as a veth pair read through AF_PACKET: when /dev/net/tun cannot be opened"
+                        " (auto), always (veth) or never (no)")
+    x = sub.add_parser("vxlan", help="run flanneld with the VXLAN backend (it only programs the kernel)")
+    x.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
+    x.add_argument("--iface", default="eth0", help="the node's external interface")
+    x.add_argument("--public-ip", help="the address other nodes send to (default: IFACE's)")
+    x.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
+    x.add_argument("--vtep-mac", help="flannel.1's MAC (default: the kernel's random one)")
+    x.add_argument("--vni", type=int, help="override the config's VNI (to show a mismatch)")
+    x.add_argument("--mtu", type=int, help="flannel.1's MTU (default: IFACE's MTU - 50)")
+    x.add_argument("--log", help="also append the log to this file")
     s = sub.add_parser("store", help="serve the embedded store (etcd's v2 keys API subset)")
     s.add_argument("--listen", default="0.0.0.0")
     s.add_argument("--port", type=int, default=2379)
@@ -74,8 +87,19 @@ def main(argv=None) -> int:
             print(f"Error: {err}", file=sys.stderr)
             return 4
         return 0
+    if args.cmd == "vxlan":
+        from .vxlan import VxlanFlanneld
+        daemon = VxlanFlanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
+                               subnet=args.subnet, vtep_mac=args.vtep_mac, vni=args.vni, mtu=args.mtu,
+                               log_path=args.log)
+        try:
+            daemon.run()
+        except (FlannelError, StoreError, OSError) as err:
+            daemon.log(f"error: {err}")
+            return 1
+        return 0
     daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip, subnet=args.subnet,
-                      mtu=args.mtu, log_path=args.log)
+                      mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin)
     try:
         daemon.run()
     except (FlannelError, StoreError, OSError) as err:
