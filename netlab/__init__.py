@@ -97,3 +97,11 @@ from .walk import Hop, Walk, WalkError, trace
 from .walk_draw import draw_walk, header_stack
 from .walk_widgets import walk_explorer
 from .topologies import walk_nat
+
+# Flannel's VXLAN backend (chapter 6): the seed's hosts before flanneld runs, the daemon's vxlan mode
+# and its frame tools (netlab.flannel.vxlan), its widgets (netlab.flannel.vxlan_widgets).
+from .topologies import flannel_vxlan_nodes
+from .flannel import vxlan as _flannel_vxlan, vxlan_widgets as _flannel_vxlan_widgets  # noqa: F401
+
+# Chapter 5's widgets: the encapsulation explorer and the etcd lease table (netlab.flannel.widgets).
+from .flannel.widgets import encapsulation_explorer, lease_table

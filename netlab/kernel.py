@@ -144,3 +144,33 @@ def check_path(world, node: str, dst: str, hops: list[str]) -> Check:
             return Check(False, f"traceroute from {node}: {shown}; {where}, expected {want}: read the routing"
                                 f" table of the last router that answered, and of the next one", hops, got)
     return Check(False, f"traceroute from {node}: {shown}; expected {' -> '.join(hops)}", hops, got)
+
+
+def check_walk(walk, through: list[str] | None = None, delivered: bool = True, reply: bool = True) -> Check:
+    """Check a packet walk (:func:`netlab.trace`): delivered (or not), crossing THROUGH in order,
+    and answered when REPLY is asked for. The message names the first thing that differs."""
+    seen = []
+    for hop in walk.hops:
+        if not seen or seen[-1] != hop.node:
+            seen.append(hop.node)
+    if walk.delivered != delivered:
+        if delivered:
+            return Check(False, f"the packet from {walk.src} to {walk.dst} died at {walk.dropped_at}: {walk.reason}",
+                         "delivered", walk.dropped_at)
+        return Check(False, f"the packet from {walk.src} to {walk.dst} was delivered; it should not be",
+                     "dropped", "delivered")
+    if through:
+        position = 0
+        for node in seen:
+            if position < len(through) and node == through[position]:
+                position += 1
+        if position < len(through):
+            return Check(False, f"the packet crossed {' -> '.join(seen)}, never reaching {through[position]}"
+                                f" in the expected order {' -> '.join(through)}", through, seen)
+    if delivered and reply and (walk.reply is None or not walk.reply.delivered):
+        why = walk.reply.reason if walk.reply is not None else "no reply was seen"
+        return Check(False, f"the packet reached {walk.dst} but the answer did not come back ({why})",
+                     "reply", None)
+    path = " -> ".join(seen) or walk.src
+    verdict = "delivered" if delivered else f"dropped at {walk.dropped_at} as expected ({walk.reason})"
+    return Check(True, f"{walk.proto} {walk.src} -> {walk.dst}: {path}, {verdict}", through, seen)

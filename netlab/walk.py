@@ -13,7 +13,11 @@ How it works, with nothing guessed:
 2. tcpdump (``world.capture``) on every interface of every involved node.
 3. One packet is sent from ``src``: ``ping -c 1`` for ICMP, a few lines of Python for UDP or TCP
    (fixed source port 40000, so the text is the same on every run).
-4. The captures are merged by their (nanosecond) timestamps. The packet is recognised at every
+4. The captures are merged by their (nanosecond) timestamps, and the order is then made causal:
+   from the node that made the packet, along each cable it left by, by time only within one
+   namespace (timestamps of different namespaces can disagree by a few microseconds). A bridge's
+   promiscuous copy of a frame it forwards is placed right after the port it came in by.
+   The packet is recognised at every
    sighting by its payload (ICMP, UDP) or its sequence number (TCP), also inside a VXLAN or
    Flannel-UDP tunnel, so the inner and outer headers of one sighting are shown together.
 5. For each hop the kernel is asked what it decided: ``ip route get DST from SRC iif IIF``,
@@ -146,7 +150,8 @@ class Walk:
             lines.append(f"{i:>2} {h.node} {h.interface} {h.direction}: {h.headers}")
             lines += [f"     {d}" for d in h.decisions]
         if self.delivered:
-            lines.append(f"delivered to {self.hops[-1].node}" if self.hops else "delivered")
+            lines.append(f"delivered to {self.hops[-1].node}" if self.hops else
+                         f"delivered inside {self.src} through lo (it never reached a wire)")
         else:
             lines.append(f"dropped at {self.dropped_at}: {self.reason}")
         if self.reply is not None:
@@ -274,7 +279,8 @@ class _Tracer:
         before = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
         caps = []
         for n in self.nodes:  # tcpdump needs the interface up; the kernel says which are
-            up = {l.split()[0].split("@")[0] for l in self.w.run(n, "ip -br link show up", check=False).stdout.splitlines()}
+            links = self.w.run(n, "ip -br link show up", check=False).stdout.splitlines()
+            up = {line.split()[0].split("@")[0] for line in links}
             for name in self.topo.nodes[n].interfaces:
                 if name in up:
                     caps.append(self.w.capture(n, name, "ip"))
@@ -282,10 +288,14 @@ class _Tracer:
             self.sent = self.w.run(self.src, _sender(self.proto, self.dst, self.port, self.ttl), check=False)
         finally:
             sightings = []
-            for c in caps:
-                for p in c.stop():
-                    sightings.append((float(p.time), c.node, c.iface, p))
-        sightings.sort(key=lambda s: s[0])
+            for k, c in enumerate(caps):
+                # tcpdump may lag on a busy machine: the first capture waits longer for output to settle,
+                # which gives every other capture the same time before it is stopped
+                for p in c.stop(settle=0.15 if k == 0 else 0.03):
+                    sightings.append((p.time, c.node, c.iface, p))  # exact (pcap nanoseconds), not float
+        # Within one namespace a received skb keeps its timestamp, so the bridge port and the bridge
+        # device can show the same nanosecond: the causal rank breaks such ties.
+        sightings.sort(key=lambda s: (s[0], self.rank(s[1], s[2], s[3])))
         after = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
         self.moved = {}
         for n in self.nodes:
@@ -296,8 +306,7 @@ class _Tracer:
     # ---- recognising the packet
     def classify(self, sightings):
         """Split sightings into request, reply and ICMP-error lists."""
-        from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, ICMPerror, UDPerror, TCPerror
-        from scapy.packet import Raw
+        from scapy.layers.inet import ICMP, TCP, UDP, ICMPerror, IPerror, TCPerror, UDPerror
         req, rep, err = [], [], []
         sig = None  # the request's identity: payload bytes, or the TCP sequence number
         for s in sightings:
@@ -332,13 +341,28 @@ class _Tracer:
                     err.append(s)
         return req, rep, err
 
+    def rank(self, node, ifname, pkt) -> float:
+        """Causal order of sightings with equal timestamps in one node: cable in, bridge, routed, out."""
+        from scapy.layers.l2 import Ether
+        i, eth = self.iface(node, ifname), pkt.getlayer(Ether)
+        if i is None or eth is None:
+            return 1.5
+        own = {x.mac for x in self.topo.nodes[node].interfaces.values()}
+        if i.master:
+            peer = self.iface(*i.peer) if i.peer else None
+            return 0 if peer is not None and eth.src == peer.mac else 3 if eth.src in own else 2
+        if i.kind == "bridge":
+            return 2.5 if eth.src == i.mac else 1
+        return 2.5 if eth.src == i.mac else 0.5
+
     # ---- direction of one sighting
     def direction(self, node, ifname, pkt, seen_in_node) -> str:
         from scapy.layers.l2 import Ether
         i = self.iface(node, ifname)
         eth = pkt.getlayer(Ether)
-        if i is None or eth is None:  # TUN (raw IP): out if the node already had it, else in
-            return "out" if seen_in_node else "in"
+        if i is None or eth is None:  # TUN (raw IP): out if the node sent it or already had it
+            ip = _inner_ip(pkt)
+            return "out" if seen_in_node or (ip is not None and ip.src in self.addrs.get(node, [])) else "in"
         if eth.src == i.mac:
             return "out"
         if i.kind in ("bridge", "vxlan") or (i.kind == "veth" and not i.master):
@@ -351,11 +375,61 @@ class _Tracer:
                 return "out" if seen_in_node else "in"
         return "out" if seen_in_node else "in"
 
-    def hops_of(self, sightings) -> list[Hop]:
-        hops, seen = [], set()
-        for t, node, ifname, pkt in sightings:
-            d = self.direction(node, ifname, pkt, node in seen)
-            seen.add(node)
+    def canonical(self, sightings) -> list:
+        """Put a bridge's promiscuous copy of a frame it forwards right after the port it came in by.
+
+        The bridge forwards the frame before it passes the copy up to its own device, and the two
+        may or may not get distinct timestamps; the bridge's decision belongs before the port out.
+        """
+        from scapy.layers.l2 import Ether
+        out = list(sightings)
+        for s in list(out):
+            i, eth = self.iface(s[1], s[2]), s[3].getlayer(Ether)
+            if i is None or i.kind != "bridge" or eth is None or i.mac in (eth.src, eth.dst):
+                continue
+            k = out.index(s)
+            ports = [j for j in range(k) if out[j][1] == s[1] and
+                     getattr(self.iface(out[j][1], out[j][2]), "master", None) == i.name]
+            if ports:
+                out.insert(ports[0] + 1, out.pop(k))
+        return out
+
+    def causal(self, sightings, origin: str | None = None) -> list:
+        """Order sightings along the cables, using time only inside one namespace.
+
+        Timestamps from different namespaces are not strictly causal (a transmit tap and the
+        receive on the other end of a veth can be stamped in either order), so the walk starts
+        where the packet was made (its source address is local to that node), goes from an
+        interface it left by to the other end of that cable, and otherwise takes the earliest
+        remaining sighting in the same node; only when a node has nothing left does global time decide.
+        """
+        rest = list(sightings)
+        if not rest:
+            return []
+
+        def made_here(s):
+            ip = _inner_ip(s[3])
+            return ip is not None and ip.src in self.addrs.get(s[1], [])
+        start = next((s for s in rest if s[1] == origin), None) if origin else None
+        start = start or next((s for s in rest if made_here(s)), rest[0])
+        order, seen, cur = [], set(), start
+        while cur is not None:
+            rest.remove(cur)
+            d = self.direction(cur[1], cur[2], cur[3], cur[1] in seen)
+            seen.add(cur[1])
+            order.append((cur, d))
+            i = self.iface(cur[1], cur[2])
+            nxt = None
+            if d == "out" and i is not None and i.peer:
+                nxt = next((s for s in rest if (s[1], s[2]) == i.peer), None)
+            if nxt is None:
+                nxt = next((s for s in rest if s[1] == cur[1]), None)
+            cur = nxt if nxt is not None else (rest[0] if rest else None)
+        return order
+
+    def hops_of(self, sightings, origin: str | None = None) -> list[Hop]:
+        hops = []
+        for (t, node, ifname, pkt), d in self.causal(self.canonical(sightings), origin):
             ip = _inner_ip(pkt)
             hops.append(Hop(node, ifname, d, header_summary(pkt), ip.ttl if ip is not None else None, packet=pkt))
         return hops
@@ -444,8 +518,8 @@ class _Tracer:
                     h.decisions += self.iptables(h.node, ("POSTROUTING",))
                 pip = _inner_ip(prev.packet) if prev is not None and prev.node == h.node else None
                 if pip is not None and pip.src != ip.src:
-                    h.decisions.append(f"source rewritten: {pip.src} -> {ip.src}"
-                                       f" ({'SNAT/MASQUERADE' if self.attribute_rules else 'conntrack: the reverse of the DNAT'})")
+                    how = "SNAT/MASQUERADE" if self.attribute_rules else "conntrack: the reverse of the DNAT"
+                    h.decisions.append(f"source rewritten: {pip.src} -> {ip.src} ({how})")
                 if i is not None and i.kind == "tun":
                     h.decisions.append(self.tun_reader(h.node, h.interface))
                     continue
@@ -525,8 +599,13 @@ class _Tracer:
             ok, r = self.route_get(node, dst_ip)
             if not ok:
                 return False, node, self._no_route(node, dst_ip, r)
+            if r.startswith("local "):  # to one of its own addresses: through lo, never on a wire
+                return True, None, None
             why = (self.sent.stderr or self.sent.stdout).strip().splitlines()
             return False, node, f"nothing left {node}: {why[0] if why else 'no packet was captured'}"
+        tun = [d for d in last.decisions if d.startswith("user space: ")]
+        if last.direction == "out" and tun:
+            return False, node, f"left the kernel by TUN {last.interface}: {tun[0][len('user space: '):]}"
         routes = [d for d in last.decisions if d.startswith("route: ")]
         for d in routes:
             if d.startswith("route: RTNETLINK"):
@@ -558,7 +637,7 @@ class _Tracer:
 
     def build(self, sightings) -> Walk:
         req, rep, err = self.classify(sightings)
-        hops = self.hops_of(req)
+        hops = self.hops_of(req, self.src)
         self.attribute_rules = True
         self.decide(hops, self.src)
         delivered, at, reason = self.fate(hops, self.dst, self.src, err)

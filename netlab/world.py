@@ -513,3 +513,8 @@ class World:
         """Start tcpdump on NODE's IFACE; ``.stop()`` returns a scapy PacketList."""
         from .capture import Capture
         return Capture(self, node, iface, filter)
+
+    def trace(self, src: str, dst: str, proto: str = "icmp", **kw):
+        """Send one packet from SRC to DST and follow it hop by hop (:func:`netlab.walk.trace`)."""
+        from .walk import trace
+        return trace(self, src, dst, proto, **kw)

@@ -210,3 +210,14 @@ def test_lab_router_variant_starts_without_default_routes_and_counts_routers():
         wrong = kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 0)
         assert not wrong and "ttl=63" in wrong.message
         assert "whole number" in kernel.check_routers_crossed(w, "pc1", "192.168.0.192", "one").message
+
+
+def test_check_walk_reads_the_path_and_the_verdict():
+    with World(pc_pair_with_router()) as w:
+        walk = w.trace("pc1", "192.168.0.192")
+        assert kernel.check_walk(walk, through=["pc1", "r1", "pc2"]).ok
+        assert "never reaching r2" in kernel.check_walk(walk, through=["pc1", "r2", "pc2"]).message
+        w.run("r1", "ip route add blackhole 192.168.0.192/32")
+        dropped = w.trace("pc1", "192.168.0.192")
+        assert "died at r1" in kernel.check_walk(dropped).message
+        assert kernel.check_walk(dropped, delivered=False).ok

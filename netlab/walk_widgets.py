@@ -1,0 +1,76 @@
+"""A packet-walk explorer: pick source, destination and protocol; see the walk and its diagram.
+
+The result is one ``widgets.HTML`` (the table and the diagram as a base64 PNG ``<img>``), set at
+construction and recomputed on every change, so a saved notebook shows it on the static site.
+Each change sends one real packet in the world (:func:`netlab.trace`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from .walk import PROTOS, WalkError, trace
+
+
+def figure_png(fig) -> bytes:
+    """A Figure as PNG bytes with fixed metadata (no software version or date): same figure, same bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def figure_img(fig, alt: str = "") -> str:
+    data = base64.b64encode(figure_png(fig)).decode()
+    return f"<img alt='{html.escape(alt)}' style='max-width:100%' src='data:image/png;base64,{data}'>"
+
+
+def destinations(world) -> list[tuple[str, str]]:
+    """(label, address) for every address of every node, in declaration order."""
+    out = []
+    for n, node in world.topology.nodes.items():
+        for i in node.interfaces.values():
+            for a in i.addresses:
+                ip = a.split("/")[0]
+                out.append((f"{n} {ip} ({i.name})", ip))
+    return out
+
+
+def render_walk(world, src: str, dst: str, proto: str) -> str:
+    """The walk as HTML (table + diagram), or a one-line message saying what went wrong."""
+    try:
+        walk = trace(world, src, dst, proto)
+    except WalkError as e:
+        return f"<p style='color:#b03a2e'>{html.escape(str(e))}</p>"
+    except LookupError as e:  # a replayed world asked for a walk that was not recorded
+        return f"<p style='color:#b03a2e'>{html.escape(str(e))}</p>"
+    alt = f"packet walk {src} to {dst} ({proto})"
+    return walk._repr_html_() + figure_img(walk.draw(), alt)
+
+
+def walk_explorer(world, src: str | None = None, dst: str | None = None, proto: str = "icmp"):
+    """Dropdowns (source node, destination address, protocol) and the walk they give."""
+    import ipywidgets as widgets
+    nodes = list(world.topology.nodes)
+    dsts = destinations(world)
+    if not nodes or not dsts:
+        return widgets.VBox([widgets.HTML("<p>this world has no addresses to send to</p>")])
+    src = src if src in nodes else nodes[0]
+    values = [v for _, v in dsts]
+    dst = dst if dst in values else next((v for (label, v) in dsts if not label.startswith(src + " ")), values[0])
+    style = {"description_width": "initial"}
+    w_src = widgets.Dropdown(options=nodes, value=src, description="source", style=style)
+    w_dst = widgets.Dropdown(options=dsts, value=dst, description="destination", style=style)
+    w_proto = widgets.Dropdown(options=list(PROTOS), value=proto if proto in PROTOS else "icmp",
+                               description="protocol", style=style)
+    out = widgets.HTML(render_walk(world, w_src.value, w_dst.value, w_proto.value))
+
+    def update(_=None):
+        out.value = render_walk(world, w_src.value, w_dst.value, w_proto.value)
+
+    for w in (w_src, w_dst, w_proto):
+        w.observe(update, names="value")
+    box = widgets.VBox([widgets.HBox([w_src, w_dst, w_proto]), out])
+    box.result = out
+    return box

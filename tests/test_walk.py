@@ -1,0 +1,250 @@
+"""The packet walk on topologies whose answer is known: bridge, router, NAT, black hole, DROP, VXLAN."""
+
+import json
+
+import pytest
+
+import netlab
+from netlab import World, pc_pair, pc_pair_with_router, trace, walk_nat
+from netlab.frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
+from netlab.walk import WalkError, _ipt_parse, header_summary
+
+R1_ETH1_MAC = "02:42:c0:a8:00:c1"
+
+
+def where(walk):
+    return [(h.node, h.interface, h.direction) for h in walk.hops]
+
+
+# ------------------------------------------------------------------ no kernel needed
+def test_iptables_counters_are_parsed_per_rule_and_policy():
+    text = ("*filter\n:INPUT ACCEPT [3:252]\n:FORWARD DROP [1:84]\n:DOCKER - [0:0]\n"
+            "[2:168] -A FORWARD -d 10.0.0.0/8 -j ACCEPT\n[0:0] -A FORWARD -d 10.0.0.0/8 -j ACCEPT\nCOMMIT\n"
+            "*nat\n[1:84] -A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE\nCOMMIT\n")
+    assert _ipt_parse(text) == {
+        ("filter", "INPUT policy ACCEPT", 0): (3, 252), ("filter", "FORWARD policy DROP", 0): (1, 84),
+        ("filter", "-A FORWARD -d 10.0.0.0/8 -j ACCEPT", 1): (2, 168),
+        ("filter", "-A FORWARD -d 10.0.0.0/8 -j ACCEPT", 2): (0, 0),
+        ("nat", "-A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE", 1): (1, 84)}
+
+
+def test_header_summary_opens_vxlan_and_flannel_udp():
+    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vxlan import VXLAN
+    inner = (Ether(src="5e:f8:4f:00:e3:36", dst="5e:f8:4f:00:e3:37")
+             / IP(src="10.1.15.2", dst="10.1.16.2", ttl=63) / ICMP())
+    pkt = Ether(bytes(Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:03") / IP(src="10.168.0.2", dst="10.168.0.3")
+                      / UDP(sport=44800, dport=8472) / VXLAN(vni=1) / inner))
+    assert header_summary(pkt) == (
+        "eth 02:00:00:00:00:02 > 02:00:00:00:00:03 | ip 10.168.0.2 > 10.168.0.3 ttl 64 | udp 44800 > 8472"
+        " | vxlan vni 1 | eth 5e:f8:4f:00:e3:36 > 5e:f8:4f:00:e3:37 | ip 10.1.15.2 > 10.1.16.2 ttl 63"
+        " | icmp echo-request seq 0")
+    udp = Ether(bytes(Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:03") / IP(src="10.168.0.2", dst="10.168.0.3")
+                      / UDP(sport=8285, dport=8285) / IP(src="10.1.15.2", dst="10.1.16.2") / ICMP(type=0)))
+    assert header_summary(udp).endswith("udp 8285 > 8285 | ip 10.1.15.2 > 10.1.16.2 ttl 64 | icmp echo-reply seq 0")
+    err = Ether(bytes(Ether() / IP(src="192.168.0.1", dst="192.168.0.3") / ICMP(type=11)
+                      / IP(src="192.168.0.3", dst="192.168.0.192", ttl=0) / ICMP()))
+    assert header_summary(err).endswith("ip 192.168.0.1 > 192.168.0.3 ttl 64 | icmp time-exceeded code 0")
+
+
+class _Paper:  # a world that was never built: trace must refuse bad arguments before running anything
+    topology = pc_pair_with_router()
+
+    def run(self, *a, **k):
+        raise AssertionError("nothing may run for a bad argument")
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(src="pc9", dst="pc2"), "source 'pc9' is not a node"),
+    (dict(src="pc1", dst="pc2", proto="sctp"), "protocol 'sctp' is not one of icmp, udp, tcp"),
+    (dict(src="pc1", dst="nowhere"), "neither a node of this world"),
+])
+def test_bad_arguments_say_what_is_wrong(kw, message):
+    with pytest.raises(WalkError, match=message):
+        trace(_Paper(), **kw)
+
+
+# ------------------------------------------------------------------ live kernels
+root = pytest.mark.root
+
+
+@root
+def test_same_bridge_names_the_fdb_entry():
+    with World(pc_pair("192.168.0.4/26")) as w:
+        walk = trace(w, "pc1", "pc2")
+        # the bridge's promiscuous copy may or may not share the port's timestamp: the order must not vary
+        assert {trace(w, "pc1", "pc2").text() for _ in range(5)} == {walk.text()}
+    assert where(walk) == [("pc1", "eth0", "out"), ("lan", "port1", "in"), ("lan", "br0", "in"),
+                           ("lan", "port2", "out"), ("pc2", "eth0", "in")]
+    assert walk.delivered and walk.dropped_at is None
+    assert "bridge br0 FDB: 02:42:c0:a8:00:c0 dev port2 master br0 (port port2)" in walk.hops[1].decisions
+    assert {h.headers for h in walk.hops} == {
+        f"eth {PC1_MAC} > {PC2_MAC} | ip 192.168.0.3 > 192.168.0.4 ttl 64 | icmp echo-request seq 1"}
+    assert where(walk.reply) == [("pc2", "eth0", "out"), ("lan", "port2", "in"), ("lan", "br0", "in"),
+                                 ("lan", "port1", "out"), ("pc1", "eth0", "in")]
+    assert walk.reply.delivered and walk.reply.kind == "reply"
+
+
+@root
+def test_router_lowers_ttl_and_changes_macs_not_ips():
+    with World(pc_pair_with_router()) as w:
+        walk = trace(w, "pc1", "pc2")
+        again = {trace(w, "pc1", "pc2").text() for _ in range(5)}
+    assert where(walk) == [("pc1", "eth0", "out"), ("r1", "eth0", "in"), ("r1", "eth1", "out"),
+                           ("pc2", "eth0", "in")]
+    assert [h.ttl for h in walk.hops] == [64, 64, 63, 63]
+    macs = [h.headers.split(" | ")[0] for h in walk.hops]
+    assert macs == [f"eth {PC1_MAC} > {GATEWAY_MAC}"] * 2 + [f"eth {R1_ETH1_MAC} > {PC2_MAC}"] * 2
+    assert all("ip 192.168.0.3 > 192.168.0.192" in h.headers for h in walk.hops)
+    assert walk.hops[0].decisions[:2] == [
+        "route: 192.168.0.192 via 192.168.0.1 dev eth0 src 192.168.0.3 uid 0 cache",
+        f"neighbour 192.168.0.1 lladdr {GATEWAY_MAC} dev eth0 (learned by ARP)"]
+    assert walk.hops[1].decisions == ["route: 192.168.0.192 from 192.168.0.3 dev eth1 cache iif eth0"]
+    assert walk.hops[3].decisions == ["route: local 192.168.0.192 from 192.168.0.3 dev lo cache <local> iif eth0"]
+    assert again == {walk.text()}  # deterministic: no timestamps, ids or ports that vary
+    assert walk.text().endswith("delivered to pc1") and "reply: icmp pc2 -> pc1" in walk.text()
+    html = walk._repr_html_()
+    assert html.count("<tr><td>") == 8 and "r1</td><td>eth1 out" in html
+
+
+@root
+def test_masquerade_rewrites_the_source_and_names_the_rule():
+    with World(walk_nat()) as w:
+        walk = trace(w, "ctr", "server")
+    assert where(walk) == [("ctr", "eth0", "out"), ("gw", "eth0", "in"), ("gw", "eth1", "out"),
+                           ("server", "eth0", "in")]
+    assert "ip 172.17.0.2 > 10.0.0.2" in walk.hops[1].headers
+    assert "ip 10.0.0.1 > 10.0.0.2" in walk.hops[2].headers
+    assert walk.hops[2].decisions[:2] == [
+        "iptables -t nat: -A POSTROUTING -s 172.17.0.0/16 -o eth1 -j MASQUERADE [0:0 -> 1:84]",
+        "source rewritten: 172.17.0.2 -> 10.0.0.1 (SNAT/MASQUERADE)"]
+    assert walk.delivered and walk.reply.delivered
+    assert walk.reply.hops[-1].node == "ctr"
+    assert "destination rewritten before routing: 10.0.0.1 -> 172.17.0.2 (conntrack: the reverse of the NAT)" \
+        in walk.reply.hops[1].decisions
+
+
+@root
+def test_blackhole_route_ends_the_walk_with_the_kernels_reason():
+    with World(pc_pair_with_router()) as w:
+        w.run("r1", "ip route add blackhole 192.168.0.192/32")
+        walk = trace(w, "pc1", "pc2")
+    assert where(walk) == [("pc1", "eth0", "out"), ("r1", "eth0", "in")]
+    assert not walk.delivered and walk.dropped_at == "r1" and walk.reply is None
+    assert walk.reason == ("no route: `ip route get 192.168.0.192 from 192.168.0.3 iif eth0` says"
+                           " 'RTNETLINK answers: Invalid argument';"
+                           " the route that matched is 'blackhole 192.168.0.192'")
+
+
+@root
+def test_iptables_drop_in_forward_is_named():
+    t = pc_pair_with_router()
+    t.add_iptables("r1", "-A FORWARD -d 192.168.0.192/32 -p icmp -j DROP")
+    with World(t) as w:
+        walk = trace(w, "pc1", "pc2")
+    assert where(walk)[-1] == ("r1", "eth0", "in") and walk.dropped_at == "r1"
+    assert walk.reason == "dropped by iptables -t filter: -A FORWARD -d 192.168.0.192/32 -p icmp -j DROP [0:0 -> 1:84]"
+
+
+@root
+def test_no_route_at_the_source_the_chapter_1_case():
+    with World(pc_pair_with_router(default_routes=False)) as w:
+        walk = trace(w, "pc1", "pc2")
+        w.run("pc1", "ip route add default via 192.168.0.1")
+        w.run("pc2", "ip route add default via 192.168.0.193")
+        fixed = trace(w, "pc1", "pc2")
+    assert walk.hops == [] and walk.dropped_at == "pc1"
+    assert walk.reason == "no route: `ip route get 192.168.0.192` says 'RTNETLINK answers: Network is unreachable'"
+    assert fixed.delivered and [h.node for h in fixed.hops] == ["pc1", "r1", "r1", "pc2"]
+
+
+@root
+def test_ttl_exceeded_and_the_error_walk_back():
+    with World(pc_pair_with_router()) as w:
+        walk = trace(w, "pc1", "pc2", ttl=1)
+    assert where(walk) == [("pc1", "eth0", "out"), ("r1", "eth0", "in")]
+    assert walk.dropped_at == "r1"
+    assert walk.reason == "TTL exceeded: 192.168.0.1 sent ICMP time-exceeded (the packet arrived with ttl 1)"
+    assert walk.reply.kind == "error" and walk.reply.delivered
+    assert "icmp time-exceeded code 0" in walk.reply.hops[0].headers
+
+
+@root
+def test_no_neighbour_when_arp_gets_no_answer():
+    with World(pc_pair_with_router()) as w:
+        w.run("pc2", "ip addr flush dev eth0")
+        walk = trace(w, "pc1", "pc2")
+    assert walk.dropped_at == "r1"
+    assert walk.reason in ("no neighbour: neighbour 192.168.0.192 on eth1: INCOMPLETE (ARP got no answer)",
+                           "no neighbour: neighbour 192.168.0.192 on eth1: FAILED (ARP got no answer)")
+
+
+@root
+def test_udp_and_tcp():
+    with World(pc_pair_with_router()) as w:
+        udp = trace(w, "pc1", "pc2", proto="udp", port=5000)
+        tcp = trace(w, "pc1", "pc2", proto="tcp", port=5000)
+    assert udp.delivered and "udp 40000 > 5000" in udp.hops[-1].headers
+    assert udp.reply.kind == "error" and "icmp dest-unreach code 3" in udp.reply.hops[0].headers
+    assert tcp.delivered and "tcp 40000 > 5000 [S]" in tcp.hops[0].headers
+    assert tcp.reply.kind == "reply" and "tcp 5000 > 40000 [RA]" in tcp.reply.hops[0].headers  # no listener: RST
+
+
+@root
+def test_flannel_vxlan_inner_and_outer_headers():
+    with World(netlab.flannel_vxlan()) as w:
+        walk = trace(w, "container-1", "10.1.16.2")
+    assert where(walk) == [
+        ("container-1", "eth0", "out"), ("node1", "veth101", "in"), ("node1", "cni0", "in"),
+        ("node1", "flannel.1", "out"), ("node1", "eth0", "out"), ("node2", "eth0", "in"),
+        ("node2", "flannel.1", "in"), ("node2", "cni0", "out"), ("node2", "veth201", "out"),
+        ("container-2", "eth0", "in")]
+    vtep = walk.hops[3]
+    assert "VXLAN FDB: 5e:f8:4f:00:e3:37 dst 10.168.0.3 self permanent (remote VTEP 10.168.0.3)" in vtep.decisions
+    assert "neighbour 10.1.16.0 lladdr 5e:f8:4f:00:e3:37 dev flannel.1 (PERMANENT)" in vtep.decisions
+    wire = walk.hops[4].headers.split(" | ")
+    assert wire[1] == "ip 10.168.0.2 > 10.168.0.3 ttl 64" and wire[2].endswith("> 8472")
+    assert wire[3:] == ["vxlan vni 1", "eth 5e:f8:4f:00:e3:36 > 5e:f8:4f:00:e3:37", "ip 10.1.15.2 > 10.1.16.2 ttl 63",
+                        "icmp echo-request seq 1"]
+    assert walk.hops[5].decisions == ["UDP 8472 is the VXLAN port of flannel.1 (vni 1): decapsulated,"
+                                      " the inner frame enters flannel.1"]
+    assert walk.hops[6].decisions[0] == "route: 10.1.16.2 from 10.1.15.2 dev cni0 cache iif flannel.1"
+    assert [h.ttl for h in walk.hops] == [64, 64, 64, 63, 63, 63, 63, 62, 62, 62]
+    assert walk.delivered and walk.reply.delivered and walk.reply.hops[-1].node == "container-1"
+
+
+@root
+def test_a_recorded_walk_replays_to_the_same_text(tmp_path, monkeypatch):
+    with World(pc_pair_with_router(), record=True, recordings_dir=str(tmp_path)) as w:
+        live = trace(w, "pc1", "pc2").text()
+    kinds = {e["kind"] for e in json.load(open(tmp_path / "pc_pair_with_router.json"))["entries"]}
+    assert kinds == {"run", "capture"}
+    monkeypatch.setenv("NETLAB_MODE", "replay")
+    monkeypatch.setenv("NETLAB_RECORDINGS", str(tmp_path))
+    with World(pc_pair_with_router()) as w:
+        assert w.mode == "replay"
+        replayed = trace(w, "pc1", "pc2")
+    assert replayed.text() == live and replayed.delivered
+
+
+TUN_READER = ("python3 -c \"import fcntl,struct,os\nf=os.open('/dev/net/tun',os.O_RDWR)\n"
+              "fcntl.ioctl(f,0x400454ca,struct.pack('16sH',b'tun0',0x1001))\nwhile True: os.read(f,2048)\"")
+
+
+@root
+def test_a_tun_device_hands_the_packet_to_the_process_reading_it():
+    t = netlab.Topology("walk_tun")
+    t.add_node("a")
+    t.add_tun("a", "tun0", address="10.99.0.1/16")
+    with World(t) as w:
+        w.start("a", TUN_READER, name="reader")
+        w.run("a", "sh -c 'for i in $(seq 100); do grep -qs tun0 /proc/[0-9]*/fdinfo/* && exit 0; sleep 0.05; done;"
+                   " exit 1'")  # wait until the reader has attached
+        walk = trace(w, "a", "10.99.0.7")
+        local = trace(w, "a", "10.99.0.1")
+    assert where(walk) == [("a", "tun0", "out")]
+    assert walk.hops[0].headers == "ip 10.99.0.1 > 10.99.0.7 ttl 64 | icmp echo-request seq 1"
+    assert "user space: python3 read it from TUN tun0" in walk.hops[0].decisions
+    assert walk.reason == "left the kernel by TUN tun0: python3 read it from TUN tun0"
+    assert local.delivered and local.hops == [] and local.text().endswith("through lo (it never reached a wire)")
