@@ -12,3 +12,12 @@ from . import packets, perf
 from .udp import (DEFAULT_PORT, ENCAP_OVERHEAD, Config, Counters, Decision, FlannelError, Flanneld,
                   acquire_lease, checksum, decide, decrement_ttl, lease_value, lookup, net_unreachable,
                   routes_from_leases)
+
+
+def __getattr__(name):
+    # The VXLAN backend and the widgets load on first use (netlab.flannel.vxlan...), so the UDP
+    # daemon starts without ipywidgets or scapy.
+    if name in ("vxlan", "vxlan_widgets", "widgets"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
