@@ -21,7 +21,11 @@ pytestmark = pytest.mark.browser
 def site_url():
     if not (HTML / CHAPTER).exists():
         pytest.fail(f"{HTML / CHAPTER} is missing: build the site first with `make book`")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -86,3 +90,17 @@ def test_search_page_exists(site_url, browser):
 
     browser.get(f"{site_url}/search.html?q=broadcast")
     assert browser.find_elements(By.CSS_SELECTOR, "form, input[type=search], input[name=q]")
+
+
+@pytest.mark.parametrize("page", sorted(p.relative_to(ROOT).with_suffix(".html").as_posix()
+                                        for d in ("book", "labs") for p in (ROOT / d).glob("*.ipynb")))
+def test_every_notebook_page_loads_without_errors_and_renders_its_widgets(site_url, browser, page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{site_url}/{page}")
+    saved = browser.find_elements(By.CSS_SELECTOR, "script[type='application/vnd.jupyter.widget-view+json']")
+    if saved:  # the widget manager replaces each saved view with live controls
+        WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jupyter-widgets"))
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"{page}: {errors}"
