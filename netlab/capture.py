@@ -25,6 +25,11 @@ class CaptureError(RuntimeError):
 
 def parse_pcap(data: bytes):
     """pcap bytes -> scapy PacketList (an empty one for an empty capture)."""
+    # Register scapy's Ethernet/ARP/IP and VXLAN dissectors: without them, in a process where
+    # nothing else has imported them yet, every frame would decode as Raw.
+    import scapy.layers.inet  # noqa: F401
+    import scapy.layers.l2  # noqa: F401
+    import scapy.layers.vxlan  # noqa: F401
     from scapy.plist import PacketList
     from scapy.utils import rdpcap
     if not data:

@@ -46,3 +46,17 @@ def test_capture_error_names_the_interface():
     with World(pc_pair()) as w:
         with pytest.raises(CaptureError, match="pc1:eth7"):
             w.capture("pc1", "eth7")
+
+
+def test_a_fresh_process_decodes_captures(tmp_path):
+    """netlab imports scapy lazily: a capture must still decode as Ethernet/IP in a process where
+    nothing else has loaded scapy's layers (it once came back as Raw)."""
+    import subprocess
+    import sys
+    code = ("from netlab import World, pc_pair\n"
+            "with World(pc_pair('192.168.0.4/26')) as w:\n"
+            "    with w.capture('pc2', 'eth0', 'icmp') as cap:\n"
+            "        w.run('pc1', 'ping -c 1 -W 1 192.168.0.4')\n"
+            "print(cap.packets[0].summary())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.startswith("Ether / IP / ICMP 192.168.0.3 > 192.168.0.4 echo-request")
