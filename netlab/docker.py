@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from .quiz import Check
 from .topology import End, Topology
 
-
 __all__ = [
     "DOCKER_SUBNET",
     "DOCKER0_ADDRESS",
