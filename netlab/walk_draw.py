@@ -16,7 +16,31 @@ numbered discs, the reply's blue ones.
 
 from __future__ import annotations
 
+import io
+
 from .walk import layers
+
+
+def figure_png(fig) -> bytes:
+    """A Figure as PNG bytes with fixed metadata (no software version or date): same figure, same bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _figure(**kw):
+    """A matplotlib Figure that shows itself as a PNG when it is a notebook cell's value.
+
+    These figures are made without pyplot (no global figure list to leak or to display twice), so
+    IPython's matplotlib formatter is not set up for them; ``_repr_png_`` is.
+    """
+    from matplotlib.figure import Figure
+
+    class ShownFigure(Figure):
+        def _repr_png_(self):
+            return figure_png(self)
+
+    return ShownFigure(**kw)
 
 REQUEST_COLOUR = "#c0392b"
 REPLY_COLOUR = "#1f5fa8"
@@ -77,7 +101,6 @@ def layout(topo) -> dict:
 
 def draw_walk(walk, width: float = 9.5, reply: bool = True):
     """The world's topology with ``walk``'s path highlighted and numbered; returns a Figure."""
-    from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch, Rectangle
     topo = walk.topology
     pos = layout(topo)
@@ -85,7 +108,7 @@ def draw_walk(walk, width: float = 9.5, reply: bool = True):
     ys = [y for x, y, w, h in pos["nodes"].values()] + [y + h for x, y, w, h in pos["nodes"].values()]
     x0, x1, y0, y1 = min(xs) - 0.3, max(xs) + 0.3, min(ys) - 0.9, max(ys) + 0.3
     scale = width / (x1 - x0)
-    fig = Figure(figsize=(width, max(2.2, (y1 - y0) * scale)), dpi=100)
+    fig = _figure(figsize=(width, max(2.2, (y1 - y0) * scale)), dpi=100)
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -206,13 +229,12 @@ def stack(pkt) -> list[dict]:
 
 def header_stack(pkt, width: float = 9.5):
     """A packet's headers as a bar of boxes with byte offsets and sizes, and a table of their fields."""
-    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
     rows = stack(pkt)
     total = len(bytes(pkt))
     widths = [max(r["size"], 12) for r in rows]
     span = sum(widths)
-    fig = Figure(figsize=(width, 1.5 + 0.22 * len(rows)), dpi=100)
+    fig = _figure(figsize=(width, 1.5 + 0.22 * len(rows)), dpi=100)
     ax = fig.add_axes([0.01, 0.0, 0.98, 1.0])
     ax.set_xlim(0, span)
     ax.set_ylim(-0.22 * len(rows) - 0.2, 1.3)

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 
 from .walk import PROTOS, WalkError, trace
-
-
-def figure_png(fig) -> bytes:
-    """A Figure as PNG bytes with fixed metadata (no software version or date): same figure, same bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    return buf.getvalue()
+from .walk_draw import figure_png
 
 
 def figure_img(fig, alt: str = "") -> str:

@@ -195,13 +195,17 @@ def test_lab_part_a_checks_fail_before_and_pass_after_the_fix():
                     kernel.check_route(w, "A", "10.6.8.1", via="10.64.1.1", dev="en0"),
                     kernel.check_default_gateway(w, "B", "10.6.0.1"),
                     kernel.check_route(w, "B", "10.64.1.46", via="10.6.0.1", dev="ens192"),
-                    kernel.check_path(w, "A", "10.6.8.1", ["10.64.1.1", "10.6.8.1"])]
+                    kernel.check_path(w, "A", "10.6.8.1", ["10.64.1.1", "10.6.8.1"]),
+                    kernel.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"], reply=False),
+                    kernel.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"])]
         before = checks()
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "via 10.64.1.254, not 10.64.1.1" in before[0].message
+        assert "died at D" in before[5].message and "Network is unreachable" in before[5].message
         exec(sol[0], {"world": w, "netlab": netlab})
         mid = checks()
-        assert [c.ok for c in mid] == [True, True, False, False, False]
+        assert [c.ok for c in mid] == [True, True, False, False, False, True, False]
+        assert "did not come back" in mid[6].message
         exec(sol[1], {"world": w, "netlab": netlab})
         after = checks()
         assert all(c.ok for c in after), [str(c) for c in after]
@@ -214,7 +218,8 @@ def test_lab_part_b_checks_fail_before_and_pass_after_the_fix():
         def checks():
             return [kernel.check_route(w, "r3", "10.64.1.46", via="172.16.2.1", dev="eth0"),
                     kernel.check_path(w, "A", "10.6.8.1", CHAIN_HOPS),
-                    kernel.check_routers_crossed(w, "A", "10.6.8.1", 4)]
+                    kernel.check_routers_crossed(w, "A", "10.6.8.1", 4),
+                    kernel.check_walk(w.trace("A", "B"), through=["A", "r1", "r2", "r3", "r4", "B"])]
         before = checks()
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "nothing answered at hop 3" in before[1].message
@@ -225,3 +230,31 @@ def test_lab_part_b_checks_fail_before_and_pass_after_the_fix():
         after = checks()
         assert all(c.ok for c in after), [str(c) for c in after]
         assert not kernel.check_routers_crossed(w, "A", "10.6.8.1", 3).ok
+
+
+@pytest.mark.root
+def test_the_chapters_packet_walks():
+    """Section 2.5 (dies at D with D's reason), 2.6 (through C, TTL 64 -> 63), 2.7 (TTL 64 -> 60)."""
+    with netlab.World(netlab.office_network("D")) as w:
+        walk = w.trace("A", "10.6.8.1")
+        assert not walk.delivered and walk.dropped_at == "D"
+        assert "Network is unreachable" in walk.reason
+        assert [h.node for h in walk.hops][-1] == "D"
+        assert walk.reply is not None and "dest-unreach" in walk.reply.hops[0].headers
+        assert kernel.check_walk(walk, through=["A", "D"], delivered=False).ok
+    with netlab.World(netlab.office_network("C")) as w:
+        walk = w.trace("A", "10.6.8.1")
+        assert walk.delivered and walk.reply.delivered
+        assert kernel.check_walk(walk, through=["A", "office", "C", "B"]).ok
+        ttls = {h.node: h.ttl for h in walk.hops if h.direction == "out" and h.node in ("A", "C")}
+        assert ttls == {"A": 64, "C": 63}
+        first, last = walk.hops[0].headers, walk.hops[-1].headers
+        assert first.startswith(f"eth {netlab.HOST_A_MAC} > {netlab.ROUTER_C_LAN_MAC}")
+        assert last.startswith(f"eth {netlab.ROUTER_C_SERVER_MAC} > {netlab.VM_B_MAC}")
+        assert "ip 10.64.1.46 > 10.6.8.1" in first and "ip 10.64.1.46 > 10.6.8.1" in last
+        assert walk.text() == w.trace("A", "10.6.8.1").text()  # the page's text is the same every run
+    with netlab.World(netlab.router_chain(4)) as w:
+        walk = w.trace("A", "B")
+        assert kernel.check_walk(walk, through=["A", "r1", "r2", "r3", "r4", "B"]).ok
+        assert (walk.hops[0].ttl, walk.hops[-1].ttl) == (64, 60)
+        assert (walk.reply.hops[0].ttl, walk.reply.hops[-1].ttl) == (64, 60)
