@@ -77,6 +77,11 @@ def layers(pkt) -> list:
     return out
 
 
+def _tunnelled(pkt) -> bool:
+    """Does this sighting carry a packet inside another (VXLAN, Flannel UDP)?"""
+    return sum(1 for l in layers(pkt) if l.__class__.__name__ == "IP") > 1
+
+
 def _inner_ip(pkt):
     from scapy.layers.inet import IP
     ips = [l for l in layers(pkt) if isinstance(l, IP)]
@@ -89,13 +94,19 @@ def header_summary(pkt) -> str:
     from scapy.layers.l2 import Ether
     from scapy.layers.vxlan import VXLAN
     parts = []
-    for l in layers(pkt):
+    stack = layers(pkt)
+    for k, l in enumerate(stack):
         if isinstance(l, Ether):
             parts.append(f"eth {l.src} > {l.dst}")
         elif isinstance(l, IP):
             parts.append(f"ip {l.src} > {l.dst} ttl {l.ttl}")
         elif isinstance(l, UDP):
-            parts.append(f"udp {l.sport} > {l.dport}")
+            # The outer source port of a VXLAN datagram is not a fixed number: the kernel takes it from
+            # a hash of the inner flow (udp_flow_src_port), seeded at boot, so it changes from boot to
+            # boot (and from world to world); the text names it rather than printing it.
+            tunnel = k + 1 < len(stack) and isinstance(stack[k + 1], VXLAN)
+            sport = "<flow-hash>" if tunnel else l.sport
+            parts.append(f"udp {sport} > {l.dport}")
         elif isinstance(l, TCP):
             parts.append(f"tcp {l.sport} > {l.dport} [{l.sprintf('%TCP.flags%')}]")
         elif isinstance(l, VXLAN):
@@ -122,6 +133,7 @@ class Hop:
     ttl: int | None
     decisions: list[str] = field(default_factory=list)
     packet: object = field(default=None, repr=False, compare=False)
+    drop: str | None = field(default=None, repr=False, compare=False)  # why the kernel dropped it here
 
     @property
     def decision(self) -> str:
@@ -214,13 +226,14 @@ def _resolve_dst(topo, dst: str) -> str:
                         f" nor an IP address") from None
 
 
-def _sender(proto: str, dst: str, port: int, ttl: int | None) -> str:
+def _sender(proto: str, dst: str, port: int, ttl: int | None, size: int | None = None) -> str:
     if proto == "icmp":
-        return f"ping -c 1 -W 1 {'-t %d ' % ttl if ttl else ''}{dst}"
+        return f"ping -c 1 -W 1 {'-t %d ' % ttl if ttl else ''}{'-s %d ' % size if size else ''}{dst}"
     ttl_opt = f"s.setsockopt(0,2,{ttl});" if ttl else ""
     if proto == "udp":
+        pad = f"+b'.'*{size - len(UDP_MARK)}" if size and size > len(UDP_MARK) else ""
         return (f"python3 -c \"import socket;s=socket.socket(2,2);s.bind(('',{SPORT}));{ttl_opt}"
-                f"s.sendto({UDP_MARK!r},('{dst}',{port}))\"")
+                f"s.sendto({UDP_MARK!r}{pad},('{dst}',{port}))\"")
     return (f"python3 -c \"import socket;s=socket.socket(2,1);s.bind(('',{SPORT}));{ttl_opt}s.settimeout(1)\n"
             f"try: s.connect(('{dst}',{port}))\nexcept OSError as e: print(e)\"")
 
@@ -253,17 +266,22 @@ IPTABLES_SAVE = "iptables-save -c | grep -v '^#'"
 
 
 class _Tracer:
-    def __init__(self, world, src, dst, proto, port, ttl, nodes):
+    def __init__(self, world, src, dst, proto, port, ttl, nodes, size=None):
         self.w, self.topo = world, world.topology
         if src not in self.topo.nodes:
             raise WalkError(f"source {src!r} is not a node of this world; its nodes are {', '.join(self.topo.nodes)}")
         if proto not in PROTOS:
             raise WalkError(f"protocol {proto!r} is not one of {', '.join(PROTOS)}")
         self.src, self.dst_given, self.proto, self.port, self.ttl = src, dst, proto, port, ttl
+        if size is not None and (proto == "tcp" or not 0 < int(size) <= 65000):
+            raise WalkError(f"size={size!r}: a payload size in bytes (1-65000) for icmp or udp; a TCP SYN carries none")
+        self.size = size
         self.dst = _resolve_dst(self.topo, dst)
         self.nodes = list(nodes) if nodes else list(self.topo.nodes)
         self.addrs = _node_addresses(self.topo)
         self._cache: dict = {}
+        self.links: dict[str, dict[str, dict]] = {}  # node -> ifname -> `ip -j -d link` object
+        self.ifaces: dict[str, dict] = {n: dict(node.interfaces) for n, node in self.topo.nodes.items()}
 
     # kernel reads (cached per command: one read per walk)
     def run(self, node, cmd):
@@ -273,19 +291,66 @@ class _Tracer:
         return self._cache[key]
 
     def iface(self, node, name):
-        return self.topo.nodes[node].interfaces.get(name)
+        return self.ifaces.get(node, {}).get(name)
+
+    def read_links(self, node) -> list[str]:
+        """Read NODE's links from the kernel (``ip -j -d link show``); return the names of those that are up.
+
+        The topology declares the interfaces the world was built with, but daemons make more at run
+        time (flanneld's ``flannel0`` TUN and ``flannel.1`` VXLAN device): they are added here, with
+        their kind (``info_kind``), MAC, master and VXLAN VNI/port (``info_data.id``/``port``) as the
+        kernel reports them, so they are captured and explained like declared ones.
+        """
+        import json
+        from .topology import Interface
+        r = self.w.run(node, "ip -j -d link show", check=False)
+        try:
+            links = json.loads(r.stdout) if r.ok and r.stdout.strip() else []
+        except ValueError:
+            links = []
+        self.links[node] = {l["ifname"]: l for l in links if "ifname" in l}
+        up = []
+        for name, l in self.links[node].items():
+            if name == "lo":
+                continue
+            info = l.get("linkinfo", {})
+            kind = info.get("info_kind") or "device"
+            if name not in self.ifaces[node]:
+                data = info.get("info_data", {})
+                opts = {"vni": data["id"], "dstport": data.get("port"), "local": data.get("local"),
+                        "dev": l.get("link")} if kind == "vxlan" and "id" in data else {}
+                self.ifaces[node][name] = Interface(node, name, kind, mac=l.get("address") if kind != "tun" else None,
+                                                    mtu=l.get("mtu"), master=l.get("master"), options=opts)
+            if "UP" in l.get("flags", []):
+                up.append(name)
+        return up
+
+    def vxlan_devices(self, node) -> list[tuple[str, int, int]]:
+        """(name, VNI, UDP port) of every VXLAN device in NODE, as the kernel reports them."""
+        out = []
+        for name, l in self.links.get(node, {}).items():
+            info = l.get("linkinfo", {})
+            if info.get("info_kind") == "vxlan" and "id" in info.get("info_data", {}):
+                out.append((name, info["info_data"]["id"], info["info_data"].get("port", 8472)))
+        return sorted(out)
 
     def go(self) -> Walk:
+        # the captures are parsed with scapy's rdpcap, which decodes a pcap's link type only once
+        # the layer modules are imported (else every packet is Raw): import them before any stop()
+        import scapy.layers.inet  # noqa: F401
+        import scapy.layers.l2  # noqa: F401
+        import scapy.layers.vxlan  # noqa: F401
         before = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
         caps = []
         for n in self.nodes:  # tcpdump needs the interface up; the kernel says which are
-            links = self.w.run(n, "ip -br link show up", check=False).stdout.splitlines()
-            up = {line.split()[0].split("@")[0] for line in links}
-            for name in self.topo.nodes[n].interfaces:
-                if name in up:
-                    caps.append(self.w.capture(n, name, "ip"))
+            up = self.read_links(n)
+            # declared interfaces first, then those made at run time, in the kernel's order: with equal
+            # timestamps (a received skb keeps its stamp through decapsulation) the order is causal
+            for name in [i for i in self.topo.nodes[n].interfaces if i in up] + \
+                        [i for i in up if i not in self.topo.nodes[n].interfaces]:
+                caps.append(self.w.capture(n, name, "ip"))
         try:
-            self.sent = self.w.run(self.src, _sender(self.proto, self.dst, self.port, self.ttl), check=False)
+            self.sent = self.w.run(self.src, _sender(self.proto, self.dst, self.port, self.ttl, self.size), check=False)
         finally:
             sightings = []
             for k, c in enumerate(caps):
@@ -309,6 +374,7 @@ class _Tracer:
         from scapy.layers.inet import ICMP, TCP, UDP, ICMPerror, IPerror, TCPerror, UDPerror
         req, rep, err = [], [], []
         sig = None  # the request's identity: payload bytes, or the TCP sequence number
+        sig_ids = None  # an echo request's (id, seq): an error may quote only its first 8 bytes
         for s in sightings:
             ip = _inner_ip(s[3])
             if ip is None:
@@ -317,7 +383,7 @@ class _Tracer:
             if self.proto == "icmp" and isinstance(l4, ICMP) and l4.type in (0, 8):
                 load = bytes(l4.payload)
                 if l4.type == 8 and sig is None and s[1] == self.src:
-                    sig = load
+                    sig, sig_ids = load, (l4.id, l4.seq)
                 if sig is not None and load == sig:
                     (req if l4.type == 8 else rep).append(s)
                     continue
@@ -335,7 +401,8 @@ class _Tracer:
                     continue
             if isinstance(l4, ICMP) and l4.type in (3, 11) and isinstance(l4.payload, IPerror):
                 q = l4.payload.payload
-                if ((self.proto == "icmp" and isinstance(q, ICMPerror) and sig is not None and bytes(q.payload) == sig)
+                if ((self.proto == "icmp" and isinstance(q, ICMPerror) and sig is not None
+                     and (bytes(q.payload) == sig or (not bytes(q.payload) and (q.id, q.seq) == sig_ids)))
                         or (self.proto == "udp" and isinstance(q, UDPerror) and bytes(q.payload).startswith(UDP_MARK))
                         or (self.proto == "tcp" and isinstance(q, TCPerror) and q.seq == sig)):
                     err.append(s)
@@ -347,22 +414,28 @@ class _Tracer:
         i, eth = self.iface(node, ifname), pkt.getlayer(Ether)
         if i is None or eth is None:
             return 1.5
-        own = {x.mac for x in self.topo.nodes[node].interfaces.values()}
+        own = {x.mac for x in self.ifaces[node].values()}
         if i.master:
             peer = self.iface(*i.peer) if i.peer else None
             return 0 if peer is not None and eth.src == peer.mac else 3 if eth.src in own else 2
         if i.kind == "bridge":
             return 2.5 if eth.src == i.mac else 1
+        if eth.src != i.mac and _tunnelled(pkt):
+            return 0.4  # received and decapsulated: the outer sighting keeps its stamp, and comes first
         return 2.5 if eth.src == i.mac else 0.5
 
     # ---- direction of one sighting
-    def direction(self, node, ifname, pkt, seen_in_node) -> str:
+    def direction(self, node, ifname, pkt, seen_in_node, prev_in_node=None) -> str:
         from scapy.layers.l2 import Ether
         i = self.iface(node, ifname)
         eth = pkt.getlayer(Ether)
-        if i is None or eth is None:  # TUN (raw IP): out if the node sent it or already had it
-            ip = _inner_ip(pkt)
-            return "out" if seen_in_node or (ip is not None and ip.src in self.addrs.get(node, [])) else "in"
+        if i is None or eth is None:  # TUN (raw IP): out if the node sent it or routed it there,
+            ip = _inner_ip(pkt)      # in if a daemon wrote it after a tunnelled datagram arrived
+            if ip is not None and ip.src in self.addrs.get(node, []):
+                return "out"
+            if prev_in_node is not None and _tunnelled(prev_in_node[3]):
+                return "in"
+            return "out" if seen_in_node else "in"
         if eth.src == i.mac:
             return "out"
         if i.kind in ("bridge", "vxlan") or (i.kind == "veth" and not i.master):
@@ -412,11 +485,11 @@ class _Tracer:
             return ip is not None and ip.src in self.addrs.get(s[1], [])
         start = next((s for s in rest if s[1] == origin), None) if origin else None
         start = start or next((s for s in rest if made_here(s)), rest[0])
-        order, seen, cur = [], set(), start
+        order, seen, cur = [], {}, start
         while cur is not None:
             rest.remove(cur)
-            d = self.direction(cur[1], cur[2], cur[3], cur[1] in seen)
-            seen.add(cur[1])
+            d = self.direction(cur[1], cur[2], cur[3], cur[1] in seen, seen.get(cur[1]))
+            seen[cur[1]] = cur
             order.append((cur, d))
             i = self.iface(cur[1], cur[2])
             nxt = None
@@ -439,6 +512,9 @@ class _Tracer:
         cmd = f"ip route get {dst}" + (f" from {src} iif {iif}" if iif else "")
         r = self.run(node, cmd)
         out = " ".join((r.stdout if r.ok else r.stderr).split())
+        # a cached path MTU (learned from an ICMP "fragmentation needed") carries a countdown:
+        # the number depends on when the walk ran, so the text names it instead
+        out = re.sub(r"\bexpires -?\d+sec\b", "expires <timer>", out)
         return r.ok, out
 
     def neighbour(self, node, dev, ip) -> str:
@@ -449,7 +525,9 @@ class _Tracer:
         parts = line.split()
         state = parts[-1]
         if state in ("FAILED", "INCOMPLETE"):
-            return f"neighbour {ip} on {dev}: {state} (ARP got no answer)"
+            # which of the two the entry is in when read depends on timing (INCOMPLETE while the
+            # kernel retries, FAILED after its last try): the text names both, so it does not vary
+            return f"neighbour {ip} on {dev}: ARP got no answer (INCOMPLETE, then FAILED)"
         mac = parts[parts.index("lladdr") + 1] if "lladdr" in parts else "?"
         how = "PERMANENT" if state == "PERMANENT" else "learned by ARP"
         return f"neighbour {ip} lladdr {mac} dev {dev} ({how})"
@@ -471,7 +549,11 @@ class _Tracer:
             p = line.split()
             if p and p[0] == mac and "dst" in p:
                 return f"VXLAN FDB: {' '.join(p)} (remote VTEP {p[p.index('dst') + 1]})"
-        return f"VXLAN FDB on {dev}: no entry for {mac}"
+        default = [l.split() for l in r.stdout.splitlines() if l.startswith("00:00:00:00:00:00") and " dst " in l]
+        if default:
+            dsts = ", ".join(p[p.index("dst") + 1] for p in default)
+            return f"VXLAN FDB on {dev}: no entry for {mac}; the default entry sends it to {dsts}"
+        return f"VXLAN FDB on {dev}: no entry for {mac} (and no default 00:00:00:00:00:00 entry)"
 
     def iptables(self, node, chains) -> list[str]:
         out = []
@@ -481,12 +563,25 @@ class _Tracer:
                 out.append(f"iptables -t {table}: {rule} [{b[0]}:{b[1]} -> {a[0]}:{a[1]}]")
         return out
 
+    def process(self, pid) -> str:
+        """A process named by its command line, stably: ``python -m netlab.flannel udp`` (no path, no pid)."""
+        argv = [a for a in self.run(None, f"cat /proc/{pid}/cmdline").stdout.split("\0") if a]
+        if not argv:
+            return self.run(None, f"cat /proc/{pid}/comm").stdout.strip() or "?"
+        words = [argv[0].rsplit("/", 1)[-1]]
+        if len(argv) > 2 and argv[1] == "-m":
+            words += argv[1:4]
+        return " ".join(words)
+
     def tun_reader(self, node, dev) -> str:
         r = self.run(None, f"grep -l '^iff:[[:space:]]*{dev}$' /proc/[0-9]*/fdinfo/*")
         pids = sorted({p.split("/")[2] for p in r.stdout.split()}, key=int)
+        # every node's daemon may call its device flannel0: keep the processes in this node's netns
+        here = self.run(node, "readlink /proc/self/ns/net").stdout.strip()
+        pids = [p for p in pids if self.run(None, f"readlink /proc/{p}/ns/net").stdout.strip() == here]
         if not pids:
             return f"user space: no process has TUN {dev} open; the packet waits in its queue and is lost"
-        names = [self.run(None, f"cat /proc/{pid}/comm").stdout.strip() for pid in pids]
+        names = sorted({self.process(pid) for pid in pids})
         return f"user space: {', '.join(names)} read it from TUN {dev}"
 
     def decide(self, hops: list[Hop], src_node: str):
@@ -541,20 +636,12 @@ class _Tracer:
                 h.decisions.append(f"bridge {h.interface} forwards it between its ports"
                                    f" (seen on the bridge device in promiscuous mode)")
                 continue
-            if tunnelled and nxt is not None and nxt.node == h.node:
-                vx = self.iface(h.node, nxt.interface)
-                udp = [l for l in layers(h.packet) if l.__class__.__name__ == "UDP"]
-                port = udp[0].dport if udp else "?"
-                if vx is not None and vx.kind == "vxlan":
-                    h.decisions.append(f"UDP {port} is the VXLAN port of {vx.name} (vni {vx.options['vni']}):"
-                                       f" decapsulated, the inner frame enters {vx.name}")
-                else:
-                    h.decisions.append(f"UDP {port} to a local socket: decapsulated by user space"
-                                       f" and written to {nxt.interface}")
-                continue
             if tunnelled:
                 ok, r = self.route_get(h.node, outer[0].dst, outer[0].src, h.interface)
-                h.decisions.append(f"route: {r}")
+                if ok and r.startswith("local "):  # the outer packet is for this node: who opens it?
+                    h.decisions.append(self.decapsulation(h, nxt))
+                else:
+                    h.decisions.append(f"route: {r}")
                 continue
             dst = ip.dst
             if nxt is not None and nxt.node == h.node and _inner_ip(nxt.packet) is not None \
@@ -568,6 +655,57 @@ class _Tracer:
                 h.decisions += self.iptables(h.node, ("PREROUTING", "INPUT", "FORWARD"))
             if i is not None and i.kind == "tun":
                 h.decisions.insert(0, self.tun_reader(h.node, h.interface).replace("read it from", "wrote it to"))
+
+    def socket_owners(self, node, port) -> list[str] | None:
+        """Processes holding a UDP socket on PORT in NODE (``ss -Hulpn``); [] for a kernel socket, None for none."""
+        r = self.run(node, f"ss -Hulpn 'sport = :{port}'")
+        lines = [l for l in r.stdout.splitlines() if l.strip()]
+        if not lines:
+            return None
+        return sorted({self.process(pid) for pid in re.findall(r"pid=(\d+)", r.stdout)})
+
+    def decapsulation(self, h: Hop, nxt: Hop | None) -> str:
+        """Who takes a tunnelled datagram addressed to this node apart: the kernel's VXLAN or a process."""
+        from scapy.layers.inet import UDP
+        from scapy.layers.vxlan import VXLAN
+        stack = layers(h.packet)
+        udp = next((l for l in stack if isinstance(l, UDP)), None)
+        port = udp.dport if udp is not None else "?"
+        vxl = next((l for l in stack if isinstance(l, VXLAN)), None)
+        devs = [d for d in self.vxlan_devices(h.node) if d[2] == port]
+        if vxl is not None and devs:
+            owners = self.socket_owners(h.node, port)
+            sock = ("no process holds it" if not owners else f"also held by {', '.join(owners)}")
+            match = [d for d in devs if d[1] == vxl.vni]
+            if match:
+                return (f"UDP {port} is the kernel's VXLAN socket ({sock}): kernel VXLAN decapsulation,"
+                        f" VNI {vxl.vni} is {match[0][0]}'s, so the outer headers are stripped and the"
+                        f" inner frame enters {match[0][0]}")
+            others = ", ".join(f"{n} has VNI {v}" for n, v, _ in devs)
+            h.drop = (f"the kernel's VXLAN socket on UDP {port} took the datagram, but no VXLAN device in"
+                      f" {h.node} has VNI {vxl.vni} ({others}): the frame is dropped, and no device counts it")
+            return (f"UDP {port} is the kernel's VXLAN socket ({sock}), but VNI {vxl.vni} matches no device"
+                    f" here ({others})")
+        owners = self.socket_owners(h.node, port)
+        if owners:
+            into = f" and writes the inner packet to {nxt.interface}" if nxt is not None and nxt.node == h.node else ""
+            return f"UDP {port} to a user-space socket of {', '.join(owners)}: the process decapsulates it{into}"
+        h.drop = f"no socket on UDP {port} in {h.node}: the kernel drops the datagram (ICMP port unreachable)"
+        return f"UDP {port}: no socket listens here"
+
+    def cable_mtu(self, h: Hop) -> str | None:
+        """If H left by a veth whose other end accepts less than the packet's size, say so."""
+        i = self.iface(h.node, h.interface)
+        if i is None or not i.peer or h.direction != "out":
+            return None
+        from scapy.layers.inet import IP
+        ip = h.packet.getlayer(IP)
+        peer = self.links.get(i.peer[0], {}).get(i.peer[1], {})
+        mtu = peer.get("mtu")
+        if ip is None or mtu is None or len(ip) <= mtu:
+            return None
+        return (f"the packet is {len(ip)} bytes, but {i.peer[1]} in {i.peer[0]}, the other end of the cable,"
+                f" has MTU {mtu}: the veth drops it (RX dropped on {i.peer[1]}), and no ICMP error is sent")
 
     @staticmethod
     def _last_route(hops, k):
@@ -586,6 +724,8 @@ class _Tracer:
                 and _inner_ip(last.packet).dst in self.addrs.get(last.node, []):
             return True, None, None
         node = last.node if last else origin
+        if last is not None and last.drop:
+            return False, node, last.drop
         for e in errors:
             icmp = _inner_ip(e[3]).payload
             if icmp.type == 11:
@@ -605,7 +745,16 @@ class _Tracer:
             return False, node, f"nothing left {node}: {why[0] if why else 'no packet was captured'}"
         tun = [d for d in last.decisions if d.startswith("user space: ")]
         if last.direction == "out" and tun:
-            return False, node, f"left the kernel by TUN {last.interface}: {tun[0][len('user space: '):]}"
+            answer = "".join(f"; {_inner_ip(e[3]).src} answered ICMP {_inner_ip(e[3]).payload.sprintf('%ICMP.type%')}"
+                             f" code {_inner_ip(e[3]).payload.code}" for e in errors[:1])
+            return False, node, f"left the kernel by TUN {last.interface}: {tun[0][len('user space: '):]}{answer}"
+        nofdb = [d for d in last.decisions if d.startswith("VXLAN FDB on ") and "no entry" in d]
+        if last.direction == "out" and nofdb:
+            return False, node, (f"{nofdb[0]}: the VTEP has no remote VTEP to send the frame to, so it drops it"
+                                 f" (TX dropped on {last.interface}) and nothing reaches the wire")
+        mtu = self.cable_mtu(last)
+        if mtu:
+            return False, node, mtu
         routes = [d for d in last.decisions if d.startswith("route: ")]
         for d in routes:
             if d.startswith("route: RTNETLINK"):
@@ -618,7 +767,7 @@ class _Tracer:
             if m and m.group(1) != "local":
                 neigh.append(self.neighbour(node, m.group(3), m.group(2) or m.group(1)))
         for d in neigh:
-            if ": FAILED" in d or ": INCOMPLETE" in d or "no entry" in d:
+            if "ARP got no answer" in d or "no entry" in d:
                 return False, node, f"no neighbour: {d}"
         for e in errors:
             icmp = _inner_ip(e[3]).payload
@@ -633,6 +782,10 @@ class _Tracer:
         text = f"no route: `{cmd or 'ip route get ' + dst}` says '{said}'"
         if hole:
             text += f"; the route that matched is '{hole[-1]}'"
+        src = re.search(r" from (\S+) iif (\S+)", cmd or "")
+        if src and self.run(node, f"ip route show table local {src.group(1)}").stdout.startswith("local "):
+            text += (f"; its source {src.group(1)} is {node}'s own address, a martian to Linux when it arrives"
+                     f" on {src.group(2)}, dropped unless that interface has accept_local=1")
         return text
 
     def build(self, sightings) -> Walk:
@@ -657,10 +810,11 @@ class _Tracer:
 
 
 def trace(world, src: str, dst: str, proto: str = "icmp", port: int = 5000, ttl: int | None = None,
-          nodes=None) -> Walk:
+          nodes=None, size: int | None = None) -> Walk:
     """Send one packet from node ``src`` to ``dst`` (an IP or a node name) and follow it.
 
     proto: "icmp" (ping), "udp" or "tcp" (to ``port``, from source port 40000). ``ttl`` sets the
     first TTL (``ping -t``). ``nodes`` limits the captures to these nodes (default: all of them).
+    ``size`` is the payload size in bytes (``ping -s``; the UDP payload padded to it), to walk a big packet.
     """
-    return _Tracer(world, src, dst, proto, port, ttl, nodes).go()
+    return _Tracer(world, src, dst, proto, port, ttl, nodes, size).go()

@@ -467,7 +467,7 @@ def header_stack_image(frame):
     same bytes)."""
     from IPython.display import Image
     from ..walk_draw import header_stack
-    from ..walk_widgets import figure_png
+    from ..walk_draw import figure_png
     return Image(data=figure_png(header_stack(frame)))
 
 
