@@ -32,6 +32,8 @@ ENV = {
     "TERM": "dumb",
     "NO_COLOR": "1",
     "HOME": "/run/netlab",
+    # Where the notebook's netlab package lives, so `python3 -m netlab.flannel` in a node finds it.
+    "PYTHONPATH": os.environ.get("NETLAB_HOME", ""),
 }
 WORKDIR = "/run/netlab"
 

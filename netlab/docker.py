@@ -32,7 +32,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .quiz import Check
+from .check import Check
 from .topology import End, Topology
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .quiz import Check
+from .check import Check
 
 
 def _json(world, node, command):

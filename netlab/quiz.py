@@ -12,12 +12,11 @@ failed Check with the parse problem, never a traceback.  A malformed *question*
 
 from __future__ import annotations
 
-import html
 import re
-from dataclasses import dataclass
 
 import netaddr
 
+from .check import Check
 from .cidr import _s, CidrError, describe, parse, parse_address, same_subnet, split, supernet
 
 __all__ = [
@@ -32,33 +31,6 @@ __all__ = [
     "check_split",
     "check_supernet",
 ]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One checked answer.  ``bool(check)`` is ``check.ok``."""
-
-    ok: bool
-    message: str
-    expected: object = None
-    given: object = None
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.message}"
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        colour, mark, cls = (
-            ("#1b5e20", "✓", "netlab-check-ok") if self.ok else ("#8b0000", "✗", "netlab-check-fail")
-        )
-        return (
-            f"<div class='netlab-check {cls}' style='color:{colour};font-family:sans-serif;"
-            f"font-weight:bold'>{mark} {html.escape(self.message)}</div>"
-        )
 
 
 def _answer_address(answer, what: str):

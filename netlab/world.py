@@ -115,6 +115,12 @@ def _agent_source() -> str:
     return _AGENT_SOURCE
 
 
+def _package_parent() -> str:
+    """The folder holding this netlab package: daemons the world runs (``python -m netlab.flannel``)
+    import the same code as the notebook, installed or not."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _preexec(parent: int):
     def set_pdeathsig():
         libc = ctypes.CDLL(None, use_errno=True)
@@ -154,7 +160,7 @@ class _Agent:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, preexec_fn=_preexec(os.getpid()),
                                      env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                          "LC_ALL": "C"})
+                                          "LC_ALL": "C", "NETLAB_HOME": _package_parent()})
         hello = self.proc.stdout.readline()
         if not hello:
             self.proc.wait()

@@ -81,3 +81,54 @@ def test_userns_probe(tmp_path):
     mode, reason = out.splitlines()[-2:]
     assert mode == "userns"
     assert reason.startswith("not root (uid 65534), but unprivileged user namespaces work")
+
+
+def run_unprivileged_package(tmp_path, code: str, timeout: float = 120) -> str:
+    """Like run_unprivileged, with the whole netlab package: `import netlab` and the daemons it starts
+    (`python3 -m netlab.flannel` inside the nodes) need only the standard library."""
+    base = tmp_path / "pkg"
+    shutil.copytree(os.path.join(ROOT, "netlab"), base / "netlab", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [tmp_path, base, *base.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    script = f"import sys; sys.path.insert(0, {str(base)!r})\n" + textwrap.dedent(code)
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PYTHON, "-I", "-c", script],
+        capture_output=True, text=True, timeout=timeout, cwd="/",
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "HOME": "/"})
+    assert proc.returncode == 0, f"unprivileged run failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_userns_flannel_daemons_with_a_real_etcd(tmp_path):
+    """Chapters 5 and 6 without root: etcd, the UDP flanneld (TUN here, and the forced veth stand-in)
+    and the VXLAN flanneld, in user-namespace worlds."""
+    if not shutil.which("etcd"):
+        pytest.skip("etcd is not installed")
+    out = run_unprivileged_package(tmp_path, """
+        import netlab
+        from netlab import flannel
+        from netlab.flannel import vxlan
+        for standin in (None, "veth"):
+            with netlab.World(netlab.flannel_udp(), name="userns_udp") as w:
+                print("MODE", w.mode)
+                store = flannel.start_store(w)
+                flannel.put_config(w, store)
+                for node in ("node1", "node2"):
+                    flannel.start_flanneld(w, node, store, tun_standin=standin)
+                flannel.wait_for_peers(w, ["node1", "node2"])
+                print(w.run("container-1", "ping -c 1 -W 2 100.96.2.3"))
+                print(flannel.lab.flannel0_device(w, "node1"))
+        with netlab.World(netlab.flannel_vxlan_nodes(), name="userns_vxlan") as w:
+            store = flannel.start_store(w)
+            flannel.put_config(w, store, config=vxlan.NETWORK_CONFIG)
+            vxlan.start_flanneld(w, "node1", store, subnet="10.1.15.0/24")
+            vxlan.start_flanneld(w, "node2", store, subnet="10.1.16.0/24", vtep_mac=vxlan.SEED_VTEP_MAC)
+            vxlan.wait_for_entries(w, "node1", ["10.1.16.0/24"])
+            print(w.run("node1", "ip neigh show dev flannel.1"))
+            print(w.run("container-1", "ping -c 1 -W 2 10.1.16.3"))
+    """)
+    assert out.count("MODE userns") == 2
+    assert out.count("1 packets transmitted, 1 received") == 3
+    assert "flannel0 in node1 is a TUN device" in out and "user namespace's root" in out
+    assert "flannel0 in node1 is the veth stand-in" in out
+    assert "10.1.16.0 lladdr 5e:f8:4f:00:e3:37 PERMANENT" in out

@@ -144,7 +144,9 @@ def flannel0_device(world, node: str) -> str:
     kind = link.get("linkinfo", {}).get("info_kind")
     log = world.run(node, ["cat", log_path(node)]).stdout
     if kind == "tun":
-        return (f"flannel0 in {node} is a TUN device: the daemon opened /dev/net/tun (this world runs as real root)"
+        who = ("this world runs as real root" if world.mode == "root" else
+               "this kernel lets the user namespace's root open it")
+        return (f"flannel0 in {node} is a TUN device: the daemon opened /dev/net/tun ({who})"
                 f" and reads and writes bare IP packets on its file descriptor")
     why = [l for l in log.splitlines() if "using the stand-in" in l]
     reason = why[-1].split("flanneld: ", 1)[1].split(": using the stand-in")[0] if why else "unknown"
@@ -197,7 +199,7 @@ def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
 
 def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None, node: str = "node1"):
     """Does the store hold a lease for PUBLIC_IP (under KEY, when given)? Read with etcdctl in NODE."""
-    from ..quiz import Check
+    from ..check import Check
     from .store import SUBNETS, subnet_key
     held = {subnet_key(s): v.get("PublicIP") for s, v in leases(world, store, node).items()}
     mine = [k for k, ip in held.items() if ip == public_ip]
@@ -217,7 +219,7 @@ def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None,
 def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_CONFIG["Network"]):
     """Has NODE the overlay's route (NETWORK dev flannel0) and its own containers' (SUBNET dev docker0)?"""
     from ..kernel import routes
-    from ..quiz import Check
+    from ..check import Check
     table = {r.get("dst"): r.get("dev") for r in routes(world, node)}
     if table.get(network) != "flannel0":
         got = f"it goes out of {table[network]}" if network in table else "there is no such route"
@@ -233,7 +235,7 @@ def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_C
 
 def check_counters(before: dict, after: dict, packets: int = 1):
     """Did each of the four crossings (tun_reads, udp_sends, udp_recvs, tun_writes) happen PACKETS times or more?"""
-    from ..quiz import Check
+    from ..check import Check
     keys = ("tun_reads", "udp_sends", "udp_recvs", "tun_writes")
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
     still = [k for k, v in moved.items() if v < packets]
@@ -248,7 +250,7 @@ def check_datagram(captured, outer_src: str, outer_dst: str, inner_src: str, inn
                    port: int = 8285):
     """Is there, among CAPTURED packets, a UDP datagram OUTER_SRC -> OUTER_DST:PORT carrying INNER_SRC -> INNER_DST?"""
     from scapy.layers.inet import IP, UDP
-    from ..quiz import Check
+    from ..check import Check
     from .packets import bind_flannel_udp
     bind_flannel_udp(port)
     seen = []

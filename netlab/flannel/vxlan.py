@@ -474,7 +474,7 @@ def header_stack_image(frame):
 # ------------------------------------------------------------------- lab checks (read the kernel)
 def check_vtep(world, node: str, vni: int = 1, local: str | None = None, mtu: int = 1450, dev: str = "flannel.1"):
     """Is DEV in NODE a VXLAN device with VNI, LOCAL, port 8472, no learning, MTU, up?"""
-    from ..quiz import Check
+    from ..check import Check
     out = world.run(node, ["ip", "-j", "-d", "link", "show", dev], check=False)
     if out.returncode:
         return Check(False, f"{node} has no {dev}; create it with `ip link add {dev} type vxlan id {vni}"
@@ -504,7 +504,7 @@ def check_vtep(world, node: str, vni: int = 1, local: str | None = None, mtu: in
 def check_neighbour(world, node: str, ip: str, mac: str, dev: str = "flannel.1"):
     """Is there a PERMANENT neighbour entry IP -> MAC on NODE's DEV?"""
     from ..kernel import check_neighbour as base, neighbours
-    from ..quiz import Check
+    from ..check import Check
     c = base(world, node, dev, ip, mac)
     if c.ok and not any(n.get("dst") == ip and "PERMANENT" in n.get("state", []) for n in neighbours(world, node, dev)):
         return Check(False, f"{node} maps {ip} to {mac} on {dev}, but not permanently: add `nud permanent`")
@@ -513,7 +513,7 @@ def check_neighbour(world, node: str, ip: str, mac: str, dev: str = "flannel.1")
 
 def check_fdb(world, node: str, mac: str, dst: str, dev: str = "flannel.1"):
     """Does NODE's DEV send frames for MAC to DST (an FDB entry ``self permanent``)?"""
-    from ..quiz import Check
+    from ..check import Check
     entries = json.loads(world.run(node, ["bridge", "-j", "fdb", "show", "dev", dev]).stdout or "[]")
     for e in entries:
         if e.get("mac") == mac.lower():
@@ -529,7 +529,7 @@ def check_fdb(world, node: str, mac: str, dst: str, dev: str = "flannel.1"):
 
 def check_route(world, node: str, subnet: str, gateway: str, dev: str = "flannel.1"):
     """Is SUBNET routed via GATEWAY on DEV with ``onlink`` in NODE?"""
-    from ..quiz import Check
+    from ..check import Check
     for r in json.loads(world.run(node, ["ip", "-j", "route", "show", "dev", dev]).stdout or "[]"):
         if r.get("dst") == str(ipaddress.IPv4Network(subnet)):
             if r.get("gateway") != gateway:
