@@ -92,14 +92,9 @@ def main(argv=None) -> int:
         daemon = VxlanFlanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
                                subnet=args.subnet, vtep_mac=args.vtep_mac, vni=args.vni, mtu=args.mtu,
                                log_path=args.log)
-        try:
-            daemon.run()
-        except (FlannelError, StoreError, OSError) as err:
-            daemon.log(f"error: {err}")
-            return 1
-        return 0
-    daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip, subnet=args.subnet,
-                      mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin)
+    else:
+        daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
+                          subnet=args.subnet, mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin)
     try:
         daemon.run()
     except (FlannelError, StoreError, OSError) as err:
