@@ -168,7 +168,7 @@ def check_walk(walk, through: list[str] | None = None, delivered: bool = True, r
             return Check(False, f"the packet crossed {' -> '.join(seen)}, never reaching {through[position]}"
                                 f" in the expected order {' -> '.join(through)}", through, seen)
     if delivered and reply and (walk.reply is None or not walk.reply.delivered):
-        why = walk.reply.reason if walk.reply is not None else "no reply was seen"
+        why = walk.reply.reason if walk.reply is not None else (walk.no_reply or "no reply was seen")
         return Check(False, f"the packet reached {walk.dst} but the answer did not come back ({why})",
                      "reply", None)
     path = " -> ".join(seen) or walk.src

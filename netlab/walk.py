@@ -31,6 +31,7 @@ walk is in the world's transcript and is re-derived, unchanged, from a recording
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import ipaddress
 import re
@@ -80,6 +81,16 @@ def layers(pkt) -> list:
 def _tunnelled(pkt) -> bool:
     """Does this sighting carry a packet inside another (VXLAN, Flannel UDP)?"""
     return sum(1 for l in layers(pkt) if l.__class__.__name__ == "IP") > 1
+
+
+def _endpoint(ip, which: str) -> str:
+    """``10.168.0.2:8080`` for a TCP/UDP packet's source or destination, the bare address otherwise."""
+    from scapy.layers.inet import TCP, UDP
+    addr = getattr(ip, which)
+    l4 = ip.payload
+    if isinstance(l4, (TCP, UDP)):
+        return f"{addr}:{l4.dport if which == 'dst' else l4.sport}"
+    return addr
 
 
 def _inner_ip(pkt):
@@ -154,6 +165,7 @@ class Walk:
     reply: "Walk | None" = None
     topology: object = field(default=None, repr=False, compare=False)
     kind: str = "request"
+    no_reply: str | None = None  # delivered, an answer was due, none was seen: the kernel's reason
 
     def text(self) -> str:
         """Plain text, no timestamps: the same topology gives the same text."""
@@ -166,6 +178,8 @@ class Walk:
                          f"delivered inside {self.src} through lo (it never reached a wire)")
         else:
             lines.append(f"dropped at {self.dropped_at}: {self.reason}")
+        if self.no_reply:
+            lines.append(self.no_reply)
         if self.reply is not None:
             lines.append("")
             lines.append(self.reply.text())
@@ -187,6 +201,8 @@ class Walk:
                         f"<td style='font-size:85%'>{dec}</td></tr>")
         end = (f"delivered to {self.hops[-1].node}" if self.delivered and self.hops else
                "delivered" if self.delivered else f"dropped at {self.dropped_at}: {self.reason}")
+        if self.no_reply:
+            end += f"; {self.no_reply}"
         return "".join(rows), html.escape(end)
 
     def _repr_html_(self) -> str:
@@ -234,7 +250,7 @@ def _sender(proto: str, dst: str, port: int, ttl: int | None, size: int | None =
         pad = f"+b'.'*{size - len(UDP_MARK)}" if size and size > len(UDP_MARK) else ""
         return (f"python3 -c \"import socket;s=socket.socket(2,2);s.bind(('',{SPORT}));{ttl_opt}"
                 f"s.sendto({UDP_MARK!r}{pad},('{dst}',{port}))\"")
-    return (f"python3 -c \"import socket;s=socket.socket(2,1);s.bind(('',{SPORT}));{ttl_opt}s.settimeout(1)\n"
+    return (f"python3 -c \"import socket;s=socket.socket(2,1);s.setsockopt(1,2,1);s.bind(('',{SPORT}));{ttl_opt}s.settimeout(1)\n"
             f"try: s.connect(('{dst}',{port}))\nexcept OSError as e: print(e)\"")
 
 
@@ -260,6 +276,25 @@ def _ipt_parse(text: str) -> dict:
 def _chain(rule: str) -> str:
     m = re.match(r"-A (\S+)", rule)
     return m.group(1) if m else rule.split()[0]
+
+
+def _target(rule: str) -> str | None:
+    """The chain a rule jumps (``-j``) or goes (``-g``) to, or its target (ACCEPT, DNAT, ...)."""
+    m = re.search(r"\s-[jg] (\S+)", rule)
+    return m.group(1) if m else None
+
+
+def _user_chains(text: str) -> set[tuple[str, str]]:
+    """(table, chain) of every user-defined chain in an ``iptables-save`` dump (``:NAME - [0:0]``)."""
+    out, table = set(), None
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            m = re.match(r":(\S+) - ", line)
+            if m:
+                out.add((table, m.group(1)))
+    return out
 
 
 IPTABLES_SAVE = "iptables-save -c | grep -v '^#'"
@@ -315,7 +350,14 @@ class _Tracer:
                 continue
             info = l.get("linkinfo", {})
             kind = info.get("info_kind") or "device"
-            if name not in self.ifaces[node]:
+            declared = self.ifaces[node].get(name)
+            if declared is not None:
+                # the kernel, not the declaration, says which bridge a port is in (``ip link set X master
+                # docker0`` at run time, or ``nomaster``) and what MAC a device has
+                mac = l.get("address") if declared.kind != "tun" else declared.mac
+                self.ifaces[node][name] = dataclasses.replace(declared, master=l.get("master"),
+                                                              mac=mac or declared.mac)
+            else:
                 data = info.get("info_data", {})
                 opts = {"vni": data["id"], "dstport": data.get("port"), "local": data.get("local"),
                         "dev": l.get("link")} if kind == "vxlan" and "id" in data else {}
@@ -362,10 +404,11 @@ class _Tracer:
         # device can show the same nanosecond: the causal rank breaks such ties.
         sightings.sort(key=lambda s: (s[0], self.rank(s[1], s[2], s[3])))
         after = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
-        self.moved = {}
+        self.moved, self.user_chains, self.named = {}, {}, set()
         for n in self.nodes:
             b, a = _ipt_parse(before[n]), _ipt_parse(after[n])
-            self.moved[n] = [(k[0], k[1], b.get(k, (0, 0)), v) for k, v in a.items() if v[0] > b.get(k, (0, 0))[0]]
+            self.moved[n] = [(k, b.get(k, (0, 0)), v) for k, v in a.items() if v[0] > b.get(k, (0, 0))[0]]
+            self.user_chains[n] = _user_chains(after[n])
         return self.build(sightings)
 
     # ---- recognising the packet
@@ -438,6 +481,8 @@ class _Tracer:
             return "out" if seen_in_node else "in"
         if eth.src == i.mac:
             return "out"
+        if i.kind == "veth" and eth.src in {x.mac for x in self.ifaces[node].values() if x.mac}:
+            return "out"  # sent with one of this node's MACs (a bridge's, through its port): leaving
         if i.kind in ("bridge", "vxlan") or (i.kind == "veth" and not i.master):
             return "in"  # a routed interface sends with its own MAC
         if i.kind == "veth" and i.peer:
@@ -555,12 +600,33 @@ class _Tracer:
             return f"VXLAN FDB on {dev}: no entry for {mac}; the default entry sends it to {dsts}"
         return f"VXLAN FDB on {dev}: no entry for {mac} (and no default 00:00:00:00:00:00 entry)"
 
-    def iptables(self, node, chains) -> list[str]:
+    def iptables(self, node, chains, once: bool = True) -> list[str]:
+        """The rules of CHAINS whose counters moved, each followed by the moved rules of the user-defined
+        chain it jumps to (``-j DOCKER`` then ``-A DOCKER ... -j DNAT``), in ``iptables-save`` order.
+
+        With ``once`` a rule is named at the first hop that asks for its chain only (a packet crosses
+        a chain once per node; later hops in the same node do not repeat it).
+        """
+        moved = self.moved.get(node, [])
+        user = self.user_chains.get(node, set())
         out = []
-        for table, rule, b, a in self.moved.get(node, []):
-            c = rule.split()[0] if " policy " in rule else _chain(rule)
-            if c in chains:
-                out.append(f"iptables -t {table}: {rule} [{b[0]}:{b[1]} -> {a[0]}:{a[1]}]")
+
+        def emit(table, chain, depth):
+            for key, b, a in moved:
+                t, rule = key[0], key[1]
+                c = rule.split()[0] if " policy " in rule else _chain(rule)
+                if t != table or c != chain or (once and (node, key) in self.named):
+                    continue
+                if once:
+                    self.named.add((node, key))
+                out.append(f"iptables -t {t}: {rule} [{b[0]}:{b[1]} -> {a[0]}:{a[1]}]")
+                target = _target(rule)
+                if target is not None and (t, target) in user and depth < 16:
+                    emit(t, target, depth + 1)
+
+        for table in dict.fromkeys(k[0] for k, _, _ in moved):
+            for chain in chains:
+                emit(table, chain, 0)
         return out
 
     def process(self, pid) -> str:
@@ -644,15 +710,21 @@ class _Tracer:
                     h.decisions.append(f"route: {r}")
                 continue
             dst = ip.dst
+            pre = self.iptables(h.node, ("PREROUTING",)) if self.attribute_rules else []
+            h.decisions += pre  # PREROUTING runs before the routing decision (nat: DNAT)
             if nxt is not None and nxt.node == h.node and _inner_ip(nxt.packet) is not None \
                     and _inner_ip(nxt.packet).dst != ip.dst:
                 dst = _inner_ip(nxt.packet).dst
-                h.decisions.append(f"destination rewritten before routing: {ip.dst} -> {dst}"
-                                   f" (conntrack: {'DNAT' if self.attribute_rules else 'the reverse of the NAT'})")
+                if any(re.search(r"\s-j DNAT\b", d) for d in pre):
+                    h.decisions.append(f"destination rewritten: {_endpoint(ip, 'dst')} ->"
+                                       f" {_endpoint(_inner_ip(nxt.packet), 'dst')} (DNAT)")
+                else:
+                    h.decisions.append(f"destination rewritten before routing: {ip.dst} -> {dst}"
+                                       f" (conntrack: {'DNAT' if self.attribute_rules else 'the reverse of the NAT'})")
             ok, r = self.route_get(h.node, dst, ip.src, h.interface)
             h.decisions.append(f"route: {r}")
             if self.attribute_rules:
-                h.decisions += self.iptables(h.node, ("PREROUTING", "INPUT", "FORWARD"))
+                h.decisions += self.iptables(h.node, ("INPUT", "FORWARD"))
             if i is not None and i.kind == "tun":
                 h.decisions.insert(0, self.tun_reader(h.node, h.interface).replace("read it from", "wrote it to"))
 
@@ -731,7 +803,7 @@ class _Tracer:
             if icmp.type == 11:
                 return False, node, (f"TTL exceeded: {_inner_ip(e[3]).src} sent ICMP time-exceeded"
                                      f" (the packet arrived with ttl {last.ttl if last else '?'})")
-        drops = [d for d in self.iptables(node, ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))
+        drops = [d for d in self.iptables(node, ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"), once=False)
                  if re.search(r"(-j (DROP|REJECT)|policy DROP)", d)]
         if drops:
             return False, node, "dropped by " + "; ".join(drops)
@@ -775,11 +847,11 @@ class _Tracer:
                                 f" code {icmp.code}"
         return False, node, "the packet was not seen again after this hop (no kernel table explains it)"
 
-    def _no_route(self, node, dst, said, cmd=None) -> str:
+    def _no_route(self, node, dst, said, cmd=None, lead="no route: ") -> str:
         m = self.run(node, f"ip route show match {dst}")
         routes = [l.strip() for l in m.stdout.splitlines() if l.strip()]
         hole = [r for r in routes if r.split()[0] in ("blackhole", "unreachable", "prohibit")]
-        text = f"no route: `{cmd or 'ip route get ' + dst}` says '{said}'"
+        text = f"{lead}`{cmd or 'ip route get ' + dst}` says '{said}'"
         if hole:
             text += f"; the route that matched is '{hole[-1]}'"
         src = re.search(r" from (\S+) iif (\S+)", cmd or "")
@@ -787,6 +859,28 @@ class _Tracer:
             text += (f"; its source {src.group(1)} is {node}'s own address, a martian to Linux when it arrives"
                      f" on {src.group(2)}, dropped unless that interface has accept_local=1")
         return text
+
+    def missing_reply(self, last: Hop) -> str:
+        """The request reached LAST's node and no answer was captured: ask that node's kernel why."""
+        node, ip = last.node, _inner_ip(last.packet)
+        back_src, back_dst = ip.dst, ip.src
+        cmd = f"ip route get {back_dst} from {back_src}"
+        r = self.run(node, cmd)
+        said = " ".join((r.stdout if r.ok else r.stderr).split())
+        if not r.ok:
+            return self._no_route(node, back_dst, said, cmd, lead=f"no reply seen: {node}'s ")
+        drops = [d for d in self.iptables(node, ("INPUT", "OUTPUT", "POSTROUTING"), once=False)
+                 if re.search(r"(-j (DROP|REJECT)|policy DROP)", d)]
+        if drops:
+            return f"no reply seen: {node} dropped it: " + "; ".join(drops)
+        if self.proto == "icmp":
+            ignore = self.run(node, "sysctl -n net.ipv4.icmp_echo_ignore_all").stdout.strip()
+            if ignore == "1":
+                return f"no reply seen: {node} has net.ipv4.icmp_echo_ignore_all=1, so it does not answer pings"
+        limited = "" if set(self.nodes) >= set(self.topo.nodes) else \
+            f" (captures ran only in {', '.join(self.nodes)})"
+        return (f"no reply seen: {node}'s route back is `{cmd}`: '{said}', but no answer was captured"
+                f" on any interface{limited}")
 
     def build(self, sightings) -> Walk:
         req, rep, err = self.classify(sightings)
@@ -796,6 +890,9 @@ class _Tracer:
         delivered, at, reason = self.fate(hops, self.dst, self.src, err)
         walk = Walk(self.src, self.dst_given, self.proto, hops, delivered, at, reason, topology=self.topo)
         back = rep or err
+        if delivered and hops and not back and self.proto in ("icmp", "tcp"):
+            # an echo request is answered by an echo reply, a SYN by a SYN-ACK or a RST: one was due
+            walk.no_reply = self.missing_reply(hops[-1])
         if back:
             rhops = self.hops_of(back)
             origin = rhops[0].node

@@ -326,3 +326,67 @@ def test_missing_fdb_entry_and_small_mtu_are_named():
     assert big.reason == ("the packet is 1500 bytes, but port1 in lan, the other end of the cable, has MTU 1450:"
                           " the veth drops it (RX dropped on port1), and no ICMP error is sent")
     assert small.delivered
+
+
+# ------------------------------------------------------------------ Docker's node (chapters 3 and 4, lab 3)
+SEED_VETH, VETH2 = "veth9c02e56", "veth49a9513"
+DNAT_RULE = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
+
+
+def test_user_defined_chains_are_read_from_the_dump():
+    from netlab.walk import _target, _user_chains
+    text = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n[1:60] -A PREROUTING -j DOCKER\nCOMMIT\n*filter\n:FOO - [0:0]\nCOMMIT\n"
+    assert _user_chains(text) == {("nat", "DOCKER"), ("filter", "FOO")}
+    assert _target("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER") == "DOCKER"
+    assert _target("-A FORWARD -g DOCKER-ISOLATION") == "DOCKER-ISOLATION" and _target("-A FORWARD -s 1.2.3.4") is None
+
+
+@root
+def test_a_missing_reply_is_named_with_the_kernels_reason():
+    with World(netlab.docker_node(nat=False), name="test_walk_no_reply") as w:
+        walk = trace(w, "nginx-1", "10.168.0.3")
+    assert walk.delivered and walk.reply is None
+    assert walk.no_reply == ("no reply seen: node2's `ip route get 172.17.0.2 from 10.168.0.3` says"
+                             " 'RTNETLINK answers: Network is unreachable'")
+    assert walk.text().endswith("delivered to node2\n" + walk.no_reply)
+    assert walk.no_reply in walk._repr_html_().replace("&#x27;", "'").replace("&#x60;", "`")
+
+
+@root
+def test_bridge_ports_plugged_at_run_time_come_from_the_kernel():
+    """lab 3: the veths are made outside docker0 and plugged in by the learner; the walk must see the bridge."""
+    t = netlab.docker_node(attach=False, publish=[("nginx-1", 8080, 80)])
+    assert t.nodes["node1"].interfaces[SEED_VETH].master is None  # declared outside the bridge
+    with World(t, name="test_walk_runtime_ports") as w:
+        for veth in (SEED_VETH, VETH2):
+            w.run("node1", f"ip link set {veth} master docker0")
+        walk = trace(w, "nginx-1", "nginx-2")
+        netlab.docker.start_http_server(w, "nginx-1")
+        syn = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
+    assert where(walk) == [("nginx-1", "eth0", "out"), ("node1", SEED_VETH, "in"), ("node1", "docker0", "in"),
+                           ("node1", VETH2, "out"), ("nginx-2", "eth0", "in")]
+    assert walk.hops[1].decisions == [f"bridge docker0 FDB: 02:42:ac:11:00:03 dev {VETH2} master docker0 (port {VETH2})"]
+    assert "route: " not in "".join(walk.hops[1].decisions + walk.hops[3].decisions)
+    assert walk.delivered and walk.reply.delivered
+    # the SYN leaves node1 by the port towards nginx-1, and the PREROUTING rules are named once, where they ran
+    assert where(syn) == [("node2", "eth0", "out"), ("node1", "eth0", "in"), ("node1", "docker0", "out"),
+                          ("node1", SEED_VETH, "out"), ("nginx-1", "eth0", "in")]
+    assert syn.hops[3].decisions == []
+    assert syn.text().count("-j DOCKER [") == 1 and syn.text().count(DNAT_RULE) == 1
+
+
+@root
+def test_the_dnat_rule_in_dockers_chain_is_named_with_the_rewrite():
+    with World(netlab.docker_node(publish=[("nginx-1", 8080, 80)]), name="test_walk_dnat") as w:
+        netlab.docker.start_http_server(w, "nginx-1")
+        walk = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
+        again = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
+    assert walk.hops[1].decisions == [
+        "iptables -t nat: -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER [0:0 -> 1:60]",
+        f"iptables -t nat: {DNAT_RULE} [0:0 -> 1:60]",
+        "destination rewritten: 10.168.0.2:8080 -> 172.17.0.2:80 (DNAT)",
+        "route: 172.17.0.2 from 10.168.0.3 dev docker0 cache iif eth0"]
+    assert where(walk)[3] == ("node1", SEED_VETH, "out") and walk.hops[3].decisions == []
+    assert "tcp 80 > 40000 [SA]" in walk.reply.hops[0].headers and walk.reply.delivered and walk.no_reply is None
+    # the same source port again (SO_REUSEADDR past TIME_WAIT): a new connection, the counters move again
+    assert again.delivered and again.hops[1].decisions[1] == f"iptables -t nat: {DNAT_RULE} [1:60 -> 2:120]"
