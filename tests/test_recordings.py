@@ -1,13 +1,16 @@
-"""The committed recordings (netlab/recordings/) are what a live kernel prints today, and every
-notebook that builds worlds runs from them where namespaces cannot be created.
+"""The committed recordings (netlab/recordings/) cannot go stale: replayed, they print what a live
+kernel prints today.
 
-1. Each notebook is executed live with NETLAB_RECORD=1 into a temporary directory; every world it
-   records must match the committed recording of the same name (after the sanitizer), and every
-   committed recording must still be produced by some notebook.
-2. Each notebook is executed again with NETLAB_MODE=replay from the committed recordings: no cell
-   may fail, and every command transcript must equal the committed (live) output.
+1. Each notebook is executed live with NETLAB_RECORD=1 into a temporary directory: it must record
+   exactly the worlds that are committed (none missing, none orphaned).
+2. Each notebook is executed with NETLAB_MODE=replay from the committed recordings: no cell may
+   fail, and every command transcript must equal the committed notebook's output. nbval (in the
+   same `make test`) checks that the committed output equals a live run; together: replay = live.
+
+A recording is not compared entry by entry with a new live run: it also holds the kernel reads a
+walk or a daemon's wait loop made behind the page (how often a log was polled, bridge timers in
+`ip -d link`, process ids), which differ run to run without changing anything the reader sees.
 """
-import json
 import os
 import re
 from pathlib import Path
@@ -16,7 +19,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from netlab.replay import _comparable
 from netlab.sanitize import sanitize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,14 +44,16 @@ def execute(path: Path, env: dict) -> nbformat.NotebookNode:
 
 
 def transcripts(nb) -> list[str]:
-    """Every text output that shows a command run in a world, sanitized, banner lines dropped."""
+    """Per cell, everything printed that shows a command run in a world, sanitized, banner lines dropped.
+
+    A cell's outputs are joined first: the kernel may split one print into several messages.
+    """
     out = []
     for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            text = o.get("text") or o.get("data", {}).get("text/plain", "")
-            if "$ ip netns exec" in text:
-                text = "\n".join(l for l in text.splitlines() if not l.startswith("RECORDED on "))
-                out.append(sanitize(text))
+        text = "".join(o.get("text") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+        if "$ ip netns exec" in text:
+            text = "\n".join(l for l in text.splitlines() if not l.startswith("RECORDED on "))
+            out.append(sanitize(text))
     return out
 
 
@@ -70,17 +74,12 @@ def test_there_are_notebooks_with_worlds():
 
 
 @pytest.mark.root
-def test_committed_recordings_match_a_live_run(live_recordings):
+def test_notebooks_record_exactly_the_committed_worlds(live_recordings):
     produced = {p.stem for p in live_recordings.glob("*.json")}
     committed = {p.stem for p in COMMITTED.glob("*.json")}
     assert produced, "no notebook recorded a world"
     assert produced <= committed, f"not committed (run `make record`): {sorted(produced - committed)}"
     assert committed <= produced, f"committed but no notebook records them any more: {sorted(committed - produced)}"
-    for name in sorted(produced):
-        live = json.loads((live_recordings / f"{name}.json").read_text())["entries"]
-        stored = json.loads((COMMITTED / f"{name}.json").read_text())["entries"]
-        assert list(map(_comparable, stored)) == list(map(_comparable, live)), \
-            f"recording {name!r} no longer matches a live run: re-record with `make record`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
