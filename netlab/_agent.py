@@ -26,7 +26,9 @@ import time
 
 CLONE_NEWNET = 0x40000000
 ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    # The notebook's Python first, so `python3` in a node is the interpreter that has netlab.
+    "PATH": ":".join(filter(None, [os.environ.get("NETLAB_PYTHON_BIN"),
+                                   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])),
     "LC_ALL": "C",
     "LANG": "C",
     "TERM": "dumb",

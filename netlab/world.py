@@ -116,8 +116,10 @@ def _agent_source() -> str:
 
 
 def _package_parent() -> str:
-    """The folder holding this netlab package: daemons the world runs (``python -m netlab.flannel``)
-    import the same code as the notebook, installed or not."""
+    """The folder holding this netlab package: daemons the world runs (``python3 -m netlab.flannel``)
+    import the same code as the notebook, installed or not; and `python3` in a node is the
+    notebook's own interpreter (its folder leads the world's PATH), so commands read the same on
+    every machine."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -160,7 +162,8 @@ class _Agent:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, preexec_fn=_preexec(os.getpid()),
                                      env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                          "LC_ALL": "C", "NETLAB_HOME": _package_parent()})
+                                          "LC_ALL": "C", "NETLAB_HOME": _package_parent(),
+                                          "NETLAB_PYTHON_BIN": os.path.dirname(sys.executable)})
         hello = self.proc.stdout.readline()
         if not hello:
             self.proc.wait()

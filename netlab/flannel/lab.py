@@ -9,8 +9,8 @@
         flannel.start_flanneld(w, "node2", store)
         flannel.etcdctl(w, "node1", store, "ls", "--sort", "/coreos.com/network/subnets")
 
-Every process runs inside the world's namespaces with this Python (``sys.executable -m
-netlab.flannel``) and dies with the world.
+Every process runs inside the world's namespaces as ``python3 -m netlab.flannel`` (the notebook's
+own interpreter: it leads the world's PATH) and dies with the world.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
@@ -58,7 +57,7 @@ def etcd_version() -> str | None:
 
 
 def _py(*args) -> list[str]:
-    return [sys.executable, "-m", "netlab.flannel", *args]
+    return ["python3", "-m", "netlab.flannel", *args]
 
 
 def start_store(world, node: str = "lan", address: str = "10.168.0.1", port: int = 2379,

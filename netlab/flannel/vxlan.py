@@ -34,7 +34,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -347,7 +346,7 @@ def remove_lease(world, store, subnet: str, node: str = "lan"):
     if store.kind == "etcd":
         return world.run(node, ["env", "ETCDCTL_API=2", "etcdctl", "--endpoints", store.url, "rm", key])
     code = f"from netlab.flannel.store import EtcdV2Client; EtcdV2Client({store.url!r}).delete({key!r})"
-    return world.run(node, [sys.executable, "-c", code])
+    return world.run(node, ["python3", "-c", code])
 
 
 def tables(world, node: str, dev: str = "flannel.1") -> str:
