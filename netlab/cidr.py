@@ -310,7 +310,6 @@ class Description:
 
 def _describe_net(net: netaddr.IPNetwork) -> Description:
     version, p = net.version, net.prefixlen
-    full = _MAX_PREFIX[version]
     size = net.size
     first, last = net.first, net.last
     notes: list[str] = []

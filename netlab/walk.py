@@ -377,11 +377,6 @@ class _Tracer:
         return sorted(out)
 
     def go(self) -> Walk:
-        # the captures are parsed with scapy's rdpcap, which decodes a pcap's link type only once
-        # the layer modules are imported (else every packet is Raw): import them before any stop()
-        import scapy.layers.inet  # noqa: F401
-        import scapy.layers.l2  # noqa: F401
-        import scapy.layers.vxlan  # noqa: F401
         before = {n: self.w.run(n, IPTABLES_SAVE, check=False).stdout for n in self.nodes}
         caps = []
         for n in self.nodes:  # tcpdump needs the interface up; the kernel says which are

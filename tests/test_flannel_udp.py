@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 import netlab
 from netlab import flannel
 from netlab.flannel import packets
-from netlab.flannel.store import MemoryStore, StoreError
+from netlab.flannel.store import MemoryStore
 from netlab.flannel.udp import Config, acquire_lease, decide, decrement_ttl, lease_value, net_unreachable
 
 CONFIG = json.dumps(flannel.NETWORK_CONFIG)

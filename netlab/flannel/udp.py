@@ -42,7 +42,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 
-from .store import CONFIG_KEY, SUBNETS, StoreError, key_subnet, subnet_key
+from .store import CONFIG_KEY, SUBNETS, follow_leases, key_subnet, subnet_key
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -467,30 +467,13 @@ class Flanneld:
         for subnet in sorted(set(old) - set(table)):
             self.log(f"lease {subnet} gone: no longer forwarding")
 
+    @property
+    def table(self) -> dict:
+        return self.routes
+
     def watch(self) -> None:
-        """Follow lease changes with the store's long poll; list again if the index got too old."""
-        while not self.stopping:
-            try:
-                events = self.store.watch(SUBNETS, self.index, timeout=5)
-            except StoreError as e:
-                if e.code == 401:
-                    leases, self.index = self.store.items(SUBNETS)
-                    self.set_routes(routes_from_leases(leases, self.lease))
-                    continue
-                self.log(f"watch failed ({e}); retrying")
-                threading.Event().wait(1)
-                continue
-            for ev in events:
-                self.index = max(self.index, ev.index)
-                table = dict(self.routes)
-                subnet = ipaddress.IPv4Network(key_subnet(ev.key))
-                if subnet == self.lease:
-                    continue
-                if ev.action in ("delete", "expire"):
-                    table.pop(subnet, None)
-                else:
-                    table.update(routes_from_leases({ev.key: ev.value}, self.lease))
-                self.set_routes(table)
+        """Follow lease changes with the store's long poll (:func:`.store.follow_leases`)."""
+        follow_leases(self, lambda leases: routes_from_leases(leases, self.lease), self.set_routes)
 
     # -- the loop
     def forward_from_tun(self) -> None:

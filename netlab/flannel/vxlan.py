@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .store import CONFIG_KEY, SUBNETS, StoreError, key_subnet, subnet_key
+from .store import CONFIG_KEY, SUBNETS, follow_leases, key_subnet, subnet_key
 from .udp import LEASE_TTL, FlannelError, iface_info
 
 KERNEL_DEFAULT_PORT = 8472  # drivers/net/vxlan: IANA's 4789 came later; Linux kept 8472
@@ -260,31 +260,13 @@ class VxlanFlanneld:
                     self.remove_peer(old[subnet])
                 self.add_peer(table[subnet])
 
+    @property
+    def table(self) -> dict:
+        return self.peers
+
     def watch(self) -> None:
-        while not self.stopping:
-            try:
-                events = self.store.watch(SUBNETS, self.index, timeout=5)
-            except StoreError as e:
-                if e.code == 401:
-                    leases, self.index = self.store.items(SUBNETS)
-                    self.set_peers(peers_from_leases(leases, self.lease))
-                    continue
-                if not self.stopping:
-                    self.log(f"watch failed ({e}); retrying")
-                    time.sleep(1)
-                continue
-            for ev in events:
-                self.index = max(self.index, ev.index)
-                subnet = ipaddress.IPv4Network(key_subnet(ev.key))
-                if subnet == self.lease:
-                    continue
-                table = dict(self.peers)
-                peer = None if ev.action in ("delete", "expire") else parse_peer(ev.key, ev.value)
-                if peer is None:
-                    table.pop(subnet, None)
-                else:
-                    table[subnet] = peer
-                self.set_peers(table)
+        """Follow lease changes with the store's long poll (:func:`.store.follow_leases`)."""
+        follow_leases(self, lambda leases: peers_from_leases(leases, self.lease), self.set_peers)
 
     def run(self) -> None:
         self.stopping = False
@@ -408,11 +390,11 @@ def compare_frames(captured, built) -> list[str]:
     lines = [f"captured {len(a)} bytes, built {len(b)} bytes: "
              + ("identical byte for byte" if a == b else
                 f"{len(diff)} bytes differ (offsets {', '.join(map(str, diff[:8]))}: {', '.join(where)})")]
-    ip, udp = cap[IP], cap[UDP]
+    udp = cap[UDP]
     lines += ["chosen by the kernel for this packet (copied from the capture into the built frame):",
               f"  outer UDP source port: from the inner flow's hash, in {PORT_RANGE[0]}-{PORT_RANGE[1]}:"
               f" {PORT_RANGE[0] <= udp.sport <= PORT_RANGE[1]}",
-              f"  outer IP id: DF is not set on VXLAN's outer packet, so the kernel numbers it",
+              "  outer IP id: DF is not set on VXLAN's outer packet, so the kernel numbers it",
               "computed, and equal in both:",
               f"  outer IP header checksum: {'equal' if IP(a[14:]).chksum == IP(b[14:]).chksum else 'different'}",
               _udp_checksum_line(cap, dissect(built)),
