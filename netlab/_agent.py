@@ -7,6 +7,11 @@ JSON-line requests on stdin with JSON lines on stdout. It exits on stdin EOF;
 as PID 1 of the world's PID namespace its death kills every process of the
 world, and with them the mount namespace that holds the node namespaces.
 
+PID 1 of a PID namespace inherits every orphan in it, and an orphan that exits stays a zombie
+until PID 1 waits for it. A Python server that calls ``waitpid(-1)`` would steal the exit status
+of the commands it runs itself, so PID 1 is split in two, as tini and dumb-init do: PID 1 only
+reaps (``reap_forever``), and the server runs as its child; when the server exits, so does PID 1.
+
 Requests: ``{"id": 1, "op": "run", "argv": [...], "input": "...", "timeout": 10}``
 and the ops below; every answer carries the request's id. Requests are served
 concurrently, one thread each.
@@ -281,7 +286,26 @@ def serve(req):
     send(res)
 
 
+def reap_forever(server):
+    """PID 1's whole job: wait for every child, orphans included; leave with the server's code."""
+    os.close(0)  # the server alone holds the pipes, so the world sees its EOF and it sees the world's
+    os.close(1)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+        if pid == server:
+            return os.waitstatus_to_exitcode(status) & 0xFF
+
+
 def main():
+    if os.getpid() == 1:
+        server = os.fork()
+        if server:
+            return reap_forever(server)
     try:
         mount_run()
     except OSError as e:

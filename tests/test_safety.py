@@ -66,15 +66,45 @@ def _ns_inode(pid, kind):
         return None
 
 
-def holders(inodes: dict) -> list[str]:
-    """Every process in, or mount referring to, one of the world's namespaces."""
+def boot_ticks() -> int:
+    """Now, in the clock ticks since boot that /proc/PID/stat's start time counts."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _started(pid) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _cmdline(pid) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:80]
+    except OSError:
+        return "?"
+
+
+def holders(inodes: dict, died_at: int | None = None) -> list[str]:
+    """Every process in, or mount referring to, one of the world's namespaces.
+
+    A namespace's inode number is freed with it, and the kernel hands the lowest free number to
+    the next namespace made anywhere on the machine (every `ip -n` makes a mount namespace).
+    So once the world has died (``died_at``, in boot ticks), a process started later that sits
+    in a namespace with the same number is a newcomer in a recycled number, not a survivor.
+    """
     found = []
     net = set(inodes.get("net", ()))
     for pid in filter(str.isdigit, os.listdir("/proc")):
+        if died_at is not None and (_started(pid) or 0) > died_at:
+            continue
         for kind in ("net", "pid", "mnt"):
             ino = _ns_inode(pid, kind)
             if ino is not None and ino in inodes.get(kind, ()):
-                found.append(f"pid {pid} is in the world's {kind} namespace {ino}")
+                found.append(f"pid {pid} ({_cmdline(pid)}, started at tick {_started(pid)})"
+                             f" is in the world's {kind} namespace {ino}")
         try:
             with open(f"/proc/{pid}/mountinfo") as f:
                 mounts = f.read()
@@ -118,9 +148,10 @@ def test_killed_worlds_leave_nothing(core):
             continue  # killed before the world existed: only the root view below can tell
         inodes = {"net": {ready["ns"]["net"], *nodes.values()}, "pid": {ready["ns"]["pid"]},
                   "mnt": {ready["ns"]["mnt"]}}
+        died_at = boot_ticks() + 1  # both are dead now; one tick of slack for the clock's rounding
         wait_until = time.monotonic() + 5
         while True:
-            left = holders(inodes) + [f"{what} {pid} still runs" for what, pid in
+            left = holders(inodes, died_at) + [f"{what} {pid} still runs" for what, pid in
                                       (("unshare", ready["unshare_pid"]), ("agent", ready["agent_pid"]))
                                       if _alive(pid)]
             if not left or time.monotonic() > wait_until:
@@ -201,7 +232,7 @@ def test_closed_world_frees_its_namespaces():
     assert holders(inodes)  # the check sees a live world
     w.close()
     assert not _alive(pid)
-    assert holders(inodes) == []
+    assert holders(inodes, boot_ticks() + 1) == []
 
 
 HOLDER = """
@@ -229,13 +260,14 @@ def test_parent_death_alone_ends_the_world(core):
         data = json.loads(child.stdout.readline())
         child.kill()
         child.wait()
+        died_at = boot_ticks() + 1
         inodes = {"net": {data["ns"]["net"], *data["nodes"].values()}, "pid": {data["ns"]["pid"]},
                   "mnt": {data["ns"]["mnt"]}}
         deadline = time.monotonic() + 5
-        while (_alive(data["unshare_pid"]) or holders(inodes)) and time.monotonic() < deadline:
+        while (_alive(data["unshare_pid"]) or holders(inodes, died_at)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _alive(data["holder"]), "the pipe holder should still be running for this test to mean anything"
-        assert not _alive(data["unshare_pid"]) and holders(inodes) == []
+        assert not _alive(data["unshare_pid"]) and holders(inodes, died_at) == []
     finally:
         child.kill()
         if data:

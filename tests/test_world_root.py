@@ -126,6 +126,19 @@ def test_background_process_and_top_namespace():
             w.run("pc9", "true")
 
 
+def test_pid_1_reaps_orphans():
+    """A command that leaves a child behind (a daemon's double fork does the same) makes an orphan;
+    PID 1 of the world must reap it, or it stays a zombie until the world closes."""
+    with World(pc_pair()) as w:
+        for _ in range(5):
+            w.run("pc1", "sh -c 'sleep 0.1 & exit 0'")
+        w.run(None, "sleep 0.5")
+        states = w.run(None, "ps -eo stat=,pid=,ppid=,comm=").stdout
+        assert not [l for l in states.splitlines() if l.split()[0].startswith("Z")], states
+        init = [l.split() for l in states.splitlines() if l.split()[1] == "1"]
+        assert init and init[0][3].startswith("python"), states  # PID 1 is the agent's reaper
+
+
 def test_transcript_and_close():
     w = World(pc_pair_with_router())
     r = w.run("pc1", "ip route")
