@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -90,7 +91,54 @@ def root_only():
         pytest.skip("needs real root (uid 0) to build root-mode worlds; run the root tests in CI or a lab VM")
 
 
+# ---------------------------------------------------------------- one live run per notebook
+# nbval's run of a notebook is its one live run: its kernel records every world it opens into a
+# session folder, and tests/test_recordings.py compares that set of worlds with the committed one
+# after the last notebook (instead of executing every notebook live a second time to record it).
+LIVE_RECORDINGS = pytest.StashKey[str]()
+LIVE_NOTEBOOKS = pytest.StashKey[set]()
+RECORDINGS_CHECK = "test_notebooks_record_exactly_the_committed_worlds"
+
+
+class LiveRecording:
+    """A plugin, registered for the whole session: a conftest's own run-test hooks would only
+    see the tests in its folder, and nbval's cells live in book/ and labs/."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """Before nbval starts a notebook's kernel (in the setup of its first cell), let the kernel
+        inherit the recording settings; every other test runs without them."""
+        if is_nbval_cell(item):
+            os.environ["NETLAB_RECORD"] = "1"
+            os.environ["NETLAB_RECORDINGS"] = item.config.stash[LIVE_RECORDINGS]
+            item.config.stash[LIVE_NOTEBOOKS].add(os.path.realpath(str(item.fspath)))
+        else:
+            os.environ.pop("NETLAB_RECORD", None)
+            os.environ.pop("NETLAB_RECORDINGS", None)
+
+
+def pytest_configure(config):
+    config.stash[LIVE_RECORDINGS] = tempfile.mkdtemp(prefix="netlab-live-recordings-")
+    config.stash[LIVE_NOTEBOOKS] = set()
+    config.pluginmanager.register(LiveRecording(), "netlab-live-recording")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(config.stash.get(LIVE_RECORDINGS, ""), ignore_errors=True)
+
+
+def is_nbval_cell(item) -> bool:
+    return type(item).__module__.startswith("nbval")
+
+
+@pytest.fixture
+def live_recordings(request):
+    """(folder the nbval kernels recorded into, real paths of the notebooks nbval ran)."""
+    return request.config.stash[LIVE_RECORDINGS], request.config.stash[LIVE_NOTEBOOKS]
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.name == RECORDINGS_CHECK)  # stable: only moves that one last
     skip = pytest.mark.skip(reason="needs real root (uid 0): run as root in CI or a lab VM")
     for item in items:
         if "root" in item.keywords and not IS_ROOT:
