@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["InputError", "whole_number", "quote", "check_name", "NAME_RULE"]
+__all__ = ["InputError", "whole_number", "quote", "one_line", "check_name", "NAME_RULE"]
 
 #: Longest excerpt of a value an error message quotes (characters of its repr).
 QUOTE_LIMIT = 80
@@ -42,6 +42,21 @@ def quote(value, limit: int = QUOTE_LIMIT) -> str:
     return text + "…" if cut else text
 
 
+def one_line(message, limit: int = 400) -> str:
+    """``message`` as one bounded line for a terminal: line breaks and other control characters
+    are shown escaped (``\\n``), never printed raw, and a long message is cut with a '…'."""
+    text = "".join(ch if ch == " " or ch.isprintable() else repr(ch)[1:-1] for ch in str(message)[:4 * limit])
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _shown(bound: int) -> str:
+    """A bound as a reader would write it: 2**128 rather than 39 digits."""
+    for k in (0, 1):
+        if bound > 10 ** 12 and (bound + k) & (bound + k - 1) == 0:
+            return f"2**{(bound + k).bit_length() - 1}" + (" - 1" if k else "")
+    return str(bound)
+
+
 def whole_number(value, what: str, *, lo: int = 0, hi: int | None = None, error=InputError) -> int:
     """``value`` as an int in ``lo..hi``: an int (not a bool) or a string of ASCII digits.
 
@@ -51,15 +66,16 @@ def whole_number(value, what: str, *, lo: int = 0, hi: int | None = None, error=
     5,000-digit string costs nothing. ``what`` names the value in the message ("the metric");
     ``error`` is the caller's exception class.
     """
-    span = f"{lo} to {hi}" if hi is not None else f"{lo} or more"
+    span = f"{lo} to {_shown(hi)}" if hi is not None else f"{lo} or more"
     if isinstance(value, bool):
         raise error(f"{what} must be a whole number ({span}), not {value!r}")
     if isinstance(value, str):
         text = value.strip()
         if not re.fullmatch(r"[0-9]+", text):
             raise error(f"{what} {quote(value)} is not a whole number: use the digits 0-9 ({span})")
-        limit_digits = len(str(hi)) if hi is not None else 40
-        if len(text.lstrip("0")) > limit_digits:
+        # Converting is what costs (and fails past 4,300 digits); anything 20 digits longer than
+        # the bound is out of range without converting it.
+        if len(text.lstrip("0")) > len(str(hi if hi is not None else 0)) + 20:
             raise error(f"{what} has {len(text):,} digits; it must be {span}")
         value = int(text)
     elif not isinstance(value, int):
