@@ -885,7 +885,8 @@ def split(prefix, count=None, new_prefix=None, *, limit: int = 256) -> SplitResu
     else:
         target = _whole(new_prefix, "new_prefix")
         if target > full:
-            raise CidrError(f"new prefix /{target} is out of range 0-{full} for IPv{v}")
+            shown = f"/{target}" if target < 10 ** 6 else quote(target)
+            raise CidrError(f"new prefix {shown} is out of range 0-{full} for IPv{v}")
         if target < p:
             raise CidrError(
                 f"new prefix /{target} is shorter than {_s(parent)}'s /{p}; a split needs a longer "

@@ -514,7 +514,7 @@ def _parse_linux_route(text: str) -> RouteTable:
         if len(words) != len(cols):
             raise _err(fmt, lineno, line,
                        f"it has {len(words)} fields but the header names {len(cols)}",
-                       " ".join(cols))
+                       one_line(" ".join(cols), 120))
         row = dict(zip(cols, words))
         routes.append(_linux_row(fmt, lineno, line, row))
     return RouteTable(routes, fmt)
@@ -537,7 +537,7 @@ def _linux_row(fmt: str, lineno: int, line: str, row: dict[str, str]) -> Route:
     try:
         net = ipaddress.IPv4Network(f"{dest}/{mask_text}", strict=True)
     except ValueError as exc:
-        raise _err(fmt, lineno, line, f"{dest}/{mask_text} is not a network ({exc})",
+        raise _err(fmt, lineno, line, f"{quote(dest + '/' + mask_text)} is not a network ({one_line(exc, 120)})",
                    "a contiguous netmask and a destination with no host bits set")
     if not re.fullmatch(r"[A-Za-z!]+", flags):
         raise _err(fmt, lineno, line, f"the flags {quote(flags)} are not flag letters",
@@ -676,7 +676,7 @@ def _parse_macos(text: str) -> RouteTable:
         else:
             raise _err(fmt, lineno, line,
                        f"it has {len(words)} fields but the header names {len(columns)}",
-                       " ".join(columns))
+                       one_line(" ".join(columns), 120))
         flags = row["Flags"]
         if not re.fullmatch(r"[A-Za-z0-9]+", flags):
             raise _err(fmt, lineno, line, f"the flags {quote(flags)} are not flag letters",
@@ -762,7 +762,7 @@ def _ip_destination(fmt: str, lineno: int, line: str, text: str) -> netaddr.IPNe
         if "/" not in text and _strict_ipv4(text) is None:
             raise _err(fmt, lineno, line, f"{quote(text)} is not a route type or an IPv4 destination",
                        _IP_EXPECTED)
-        raise _err(fmt, lineno, line, f"the destination {quote(text)} is not a network ({exc})",
+        raise _err(fmt, lineno, line, f"the destination {quote(text)} is not a network ({one_line(exc, 120)})",
                    "a destination such as 10.168.0.0/24, an address or default")
     return netaddr.IPNetwork(str(net))
 
@@ -1023,6 +1023,9 @@ def _parse_json(text: str) -> RouteTable:
             raise RouteTableError(f"{where} has no \"dst\" key: {_json_excerpt(item)}; "
                                   "expected a destination such as \"default\" or \"10.0.0.0/24\".")
         dst_text = _json_value(item, "dst", where)
+        if dst_text is None:
+            raise RouteTableError(f"{where} has \"dst\": null; expected a destination such as \"default\" or "
+                                  "\"10.0.0.0/24\".")
         line = json.dumps(item)
         try:
             dest = _ip_destination(fmt, n, line, dst_text)
