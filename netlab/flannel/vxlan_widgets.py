@@ -33,9 +33,15 @@ def build(inner_src: str, inner_dst: str, outer_src: str, outer_dst: str, vni: i
             ipaddress.IPv4Address(value)
         except ValueError:
             raise InputError(f"{label} {quote(value)} is not an IPv4 address (e.g. 10.1.16.3)") from None
-    vni = whole_number(vni, "the VNI (a 24-bit field)", hi=2 ** 24 - 1)
-    port = whole_number(port, "the UDP port", lo=1, hi=65535)
-    payload = whole_number(payload, "the ICMP data size (1422 + 28 = flannel.1's MTU 1450)", hi=1422)
+    # Parsed by the one number parser (ASCII digits, no bools); the ranges keep the chapter's wording.
+    vni, port, payload = (whole_number(v, what) for v, what in ((vni, "the VNI"), (port, "the UDP port"),
+                                                                 (payload, "the ICMP data size")))
+    if vni >= 2 ** 24:
+        raise InputError(f"VNI {vni} does not fit the 24-bit field (0 to 16777215)")
+    if not 1 <= port <= 65535:
+        raise InputError(f"port {port} is not a UDP port (1 to 65535)")
+    if payload > 1422:
+        raise InputError(f"ICMP data of {payload} bytes: choose 0 to 1422 (1422 + 28 = flannel.1's MTU 1450)")
     if not isinstance(vtep_dst_mac, str) or not _MAC.fullmatch(vtep_dst_mac):
         raise InputError(f"{quote(vtep_dst_mac)} is not a MAC address like 5e:f8:4f:00:e3:37")
     inner = IP(src=inner_src, dst=inner_dst, ttl=64, id=1, flags="DF") / ICMP(id=1, seq=1) / (b"\0" * int(payload))
