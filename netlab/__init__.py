@@ -13,7 +13,7 @@ import importlib
 # `probe` and `sanitize` are functions that share their module's name: import them eagerly, after
 # their modules, so the package attribute is the function.
 from .topology import End, Topology, TopologyError
-from .world import BuildError, CommandError, CommandResult, World, WorldError
+from .world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError
 from .capture import Capture, CaptureError
 from .probe import Probe, probe
 from .replay import RecordingMismatch, ReplayError, verify_recording
@@ -48,7 +48,7 @@ _lazy("routetable", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "SEED_ROUTE_TA
 _lazy("route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
 _lazy("docker", "diagnose_docker=diagnose", "docker_node", "docker_two_nodes")
-_lazy("docker_widgets", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
+_lazy("docker_widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
 _lazy("walk", "Hop", "Walk", "WalkError", "trace")
 _lazy("walk_draw", "draw_walk", "header_stack")

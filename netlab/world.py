@@ -241,8 +241,8 @@ class _Agent:
             if self.closed:
                 raise WorldError("this world is closed; open a new one with `with World(topo) as w:`")
             rid = next(self._ids)
+            data = json.dumps(dict(kw, op=op, id=rid)) + "\n"  # before the slot: a TypeError leaves none
             self._pending[rid] = slot
-            data = json.dumps(dict(kw, op=op, id=rid)) + "\n"
             try:
                 self.proc.stdin.write(data.encode())
                 self.proc.stdin.flush()
