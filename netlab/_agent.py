@@ -348,12 +348,13 @@ def start_shell(conn, req):
 def shell_session(conn):
     with conn:
         try:
+            # Read the request first, so that a refused peer reads the refusal instead of a reset.
+            req = read_request(conn)
+            if req is None:  # a liveness probe: connect and close
+                return
             _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
             if uid != os.getuid():
                 send_line(conn, {"error": "refused", "uid": uid})
-                return
-            req = read_request(conn)
-            if req is None:  # a liveness probe: connect and close
                 return
             if req.get("want") == "nodes":
                 send_line(conn, {"nodes": sorted(os.listdir("/run/netns"))})
