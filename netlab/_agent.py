@@ -14,7 +14,8 @@ reaps (``reap_forever``), and the server runs as its child; when the server exit
 
 Requests: ``{"id": 1, "op": "run", "argv": [...], "input": "...", "timeout": 10}``
 and the ops below; every answer carries the request's id. Requests are served
-concurrently, one thread each.
+concurrently, one thread each. ``shell_listen`` makes the agent also accept interactive shells
+on a Unix socket (``python -m netlab shell``; see "shells" below and netlab/shell.py).
 """
 
 import base64

@@ -204,3 +204,17 @@ def test_magic_in_a_userns_world(tmp_path):
     assert "SAME True" in out
     assert "$ ip netns exec pc1 ip -br link show dev eth0\neth0@if" in out
     assert "FAILED `ip link del nosuch` exited with code 1 in pc1" in out
+
+
+def test_student_copy_of_a_node_cell_is_empty_and_says_so():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_student_labs", os.path.join(ROOT, "scripts", "make_student_labs.py"))
+    student = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(student)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "%%node node3\n### BEGIN SOLUTION\nip link set flannel.1 up\n### END SOLUTION")])
+    source = student.student_version(nb).cells[0].source
+    assert source == "%%node node3\n# YOUR COMMANDS HERE (one a line, as in a terminal)"
+    assert "NotImplementedError" not in source  # it would run as a shell command
+    with pytest.raises(magic.NodeUsageError, match="the cell has no command for node3"):
+        magic.node(source.split("\n", 1)[0][len("%%node "):], source.split("\n", 1)[1])
