@@ -169,11 +169,17 @@ def _connect(world: str, request: dict) -> tuple[socket.socket, dict, list[int]]
     except PermissionError as e:
         sock.close()
         raise ShellError(f"cannot open {path}: {e.strerror}")
-    sock.sendall((json.dumps(request) + "\n").encode())
-    answer, fds = _recv_line(sock)
+    try:
+        sock.sendall((json.dumps(request) + "\n").encode())
+        answer, fds = _recv_line(sock)
+    except (OSError, ValueError) as e:  # the world ended while answering, or answered garbage
+        answer, fds = None, []
+        why = f": {e}"
+    else:
+        why = ""
     if answer is None:
         sock.close()
-        raise ShellError(f"world {world!r} closed the connection without an answer")
+        raise ShellError(f"world {world!r} closed the connection without an answer{why}")
     if answer.get("error") == "refused":
         sock.close()
         raise ShellError(f"world {world!r} refused you: only the user who opened it may open a shell in it"
@@ -270,6 +276,9 @@ def main(names: list[str]) -> int:
     if len(names) == 2:
         return open_shell(*names)
     running = running_worlds()
+    if len(names) == 1 and names[0] in running:
+        raise ShellError(f"name a node of world {names[0]!r} too: python -m netlab shell {names[0]} NODE;"
+                         f" its nodes are {', '.join(nodes(names[0]))}")
     if not running:
         raise ShellError(f"no world of uid {os.getuid()} is running; open one in a notebook"
                          " (world = netlab.World(...)) and run this again")

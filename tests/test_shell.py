@@ -235,6 +235,9 @@ def test_bad_names_get_one_line(owner, runtime):
     assert r.stderr == "netlab: error: world 'shelltest' has no node named 'nope'; its nodes are lan, pc1, pc2\n"
     r = netlab_shell(runtime, "elsewhere", "pc1")
     assert r.stderr == "netlab: error: no running world named 'elsewhere'; running: shelltest\n"
+    r = netlab_shell(runtime, "shelltest")  # a world's name where the node goes
+    assert r.stderr == ("netlab: error: name a node of world 'shelltest' too: python -m netlab shell shelltest"
+                        " NODE; its nodes are lan, pc1, pc2\n")
     r = netlab_shell(runtime, "a", "b", "c")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     listing = netlab_shell(runtime)  # no names: the running worlds and their nodes
