@@ -5,6 +5,7 @@ every test uses a runtime directory of its own (NETLAB_RUNTIME_DIR), so nothing 
 machine's own /tmp/netlab-<uid>.
 """
 
+import fcntl
 import json
 import os
 import pty
@@ -12,8 +13,10 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -185,6 +188,18 @@ def test_shell_is_in_the_node_and_leaving_it_leaves_the_world(owner, runtime, te
     t.expect(rf"eth0@if\d+ +UP +{PC1_MAC}")
     t.send("ip netns; tty; sleep 30 &\r")  # the world's nodes; a real terminal; job control
     t.expect(r"lan.*\n.*pc2.*\n.*pc1.*\n/dev/pts/\d+\r?\n\[1\] \d+")
+    # the terminal's size follows the learner's window (TIOCSWINSZ, then SIGWINCH to the client)
+    fcntl.ioctl(t.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 41, 123, 0, 0))
+    time.sleep(0.3)
+    t.send("stty size\r")
+    t.expect(r"41 123\r?\n")  # (the typed line is "stty size")
+    # Ctrl-C reaches the foreground job inside, not the client
+    t.send("sleep 30\r")
+    time.sleep(0.5)
+    t.send("\x03")
+    t.expect(r"\^C", timeout=5)
+    t.send("echo after-interrupt\r")
+    t.expect(r"(?<!echo )after-interrupt\r?\n", timeout=5)
     t.send("ip link add learner0 type veth peer name learner1; exit 3\r")
     assert t.wait() == 3
     # the commands went to the world's kernel: world.run sees them, and the world is still running
