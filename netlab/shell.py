@@ -69,6 +69,18 @@ def socket_name(world_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", world_name)[:64] or "world"
 
 
+def file_id(path: str | None) -> tuple | None:
+    """The socket file's identity (None if there is none), to know it again at removal: the inode
+    number and creation time, since a file system reuses a removed file's inode number at once."""
+    if not path:
+        return None
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
 def _state(path: str) -> str:
     """"live", "stale" (nobody listens: its world was killed) or "missing"."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -95,9 +107,10 @@ def serve(world) -> tuple[str | None, str]:
     for i in range(1, 100):
         path = os.path.join(folder, f"{base}{'' if i == 1 else f'-{i}'}{SUFFIX}")
         if os.path.lexists(path):
+            seen = file_id(path)
             if _state(path) == "live":
                 continue  # another world of the same name (another notebook): take the next name
-            os.unlink(path)  # stale: its world was killed before it could remove it
+            unserve(path, seen)  # stale: its world was killed before it could remove it
         res = world._live().request("shell_listen", path=path)
         if res["rc"] == 0:
             return path, ""
@@ -106,13 +119,14 @@ def serve(world) -> tuple[str | None, str]:
     return None, f"more than 99 worlds named {world.name!r} are running"
 
 
-def unserve(path: str | None) -> None:
-    """Remove a closed world's socket (its agent has gone, so it is stale)."""
-    if path:
-        try:
+def unserve(path: str | None, seen: tuple | None) -> None:
+    """Remove a socket whose world has gone, if the file is still the one SEEN (file_id()): a
+    closed world's own, never a newer world's that took the name after this one was found stale."""
+    try:
+        if path and seen is not None and file_id(path) == seen:
             os.unlink(path)
-        except FileNotFoundError:
-            pass
+    except FileNotFoundError:
+        pass
 
 
 def command(path: str, node: str | None = None) -> str:
@@ -128,9 +142,10 @@ def running_worlds() -> list[str]:
     for entry in sorted(os.listdir(folder)) if folder else []:
         if entry.endswith(SUFFIX):
             path = os.path.join(folder, entry)
+            seen = file_id(path)
             state = _state(path)
             if state == "stale":
-                unserve(path)
+                unserve(path, seen)
             elif state == "live":
                 names.append(entry[:-len(SUFFIX)])
     return names
@@ -153,6 +168,7 @@ def _recv_line(sock: socket.socket) -> tuple[dict | None, list[int]]:
 def _connect(world: str, request: dict) -> tuple[socket.socket, dict, list[int]]:
     folder = private_dir(create=False)
     path = os.path.join(folder or runtime_dir(), world + SUFFIX)
+    seen = file_id(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
@@ -163,7 +179,7 @@ def _connect(world: str, request: dict) -> tuple[socket.socket, dict, list[int]]
                          else f"; no world of uid {os.getuid()} is running (open one in a notebook first)"))
     except ConnectionRefusedError:
         sock.close()
-        unserve(path)
+        unserve(path, seen)
         raise ShellError(f"world {world!r} is no longer running (its notebook closed it or was stopped);"
                          f" removed its stale socket {path}")
     except PermissionError as e:

@@ -47,7 +47,8 @@ PR_SET_PDEATHSIG = 1
 def open_worlds() -> list["World"]:
     """The worlds opened in this process and not closed yet, oldest first: the last one is the
     notebook's current world (the one ``%%node`` uses unless told otherwise)."""
-    return [w for w in (ref() for ref in _OPEN) if w is not None and not w.closed]
+    _OPEN[:] = [ref for ref in _OPEN if ref() is not None and not ref().closed]
+    return [ref() for ref in _OPEN]
 
 
 class WorldError(RuntimeError):
@@ -375,6 +376,7 @@ class World:
         self._trace("ready", dict(self._agent.hello, unshare_pid=self._agent.proc.pid))
         _OPEN.append(weakref.ref(self))
         self.shell_socket, self.shell_unavailable = _shell.serve(self)
+        self._shell_file = _shell.file_id(self.shell_socket)  # close() removes this file, not a successor
         if build:
             self.build(batched=batched)
 
@@ -393,7 +395,7 @@ class World:
         if self._agent is not None:
             self._agent.close()
             self._finalizer.detach()
-            _shell.unserve(self.shell_socket)
+            _shell.unserve(self.shell_socket, self._shell_file)
             if self.record:
                 from .replay import write_recording
                 write_recording(self.name, self.transcript, self.recordings_dir)

@@ -373,3 +373,24 @@ def test_shell_in_a_userns_world_and_root_is_refused(tmp_path):
     assert re.search(rf"\[pc1\] \S* # ip -br link show dev eth0\n+eth0@if\d+ +UP +{PC1_MAC}", out), out
     assert re.search(r"\[pc1\] ~ # id -u; exit\n+0\nexit\n", out), out  # the owner is root inside its world
     assert "EXIT 0" in out
+
+
+@pytest.mark.root
+def test_a_dead_world_never_removes_its_successors_socket(runtime, monkeypatch):
+    import netlab
+    monkeypatch.setenv("NETLAB_RUNTIME_DIR", runtime)
+    monkeypatch.setenv("NETLAB_MODE", "live")
+    first = netlab.World(netlab.pc_pair(), name="succ")
+    try:
+        first._agent.kill()  # killed under the notebook's feet: its socket is left, stale
+        second = netlab.World(netlab.pc_pair(), name="succ")
+        try:
+            assert second.shell_socket == first.shell_socket  # the stale name was taken over
+            first.close()
+            assert os.path.exists(second.shell_socket)
+            assert netlab_shell(runtime).stdout.startswith("succ: lan pc1 pc2\n")
+        finally:
+            second.close()
+        assert not os.path.exists(second.shell_socket)
+    finally:
+        first.close()
