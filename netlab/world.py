@@ -377,6 +377,9 @@ class World:
         _OPEN.append(weakref.ref(self))
         self.shell_socket, self.shell_unavailable = _shell.serve(self)
         self._shell_file = _shell.file_id(self.shell_socket)  # close() removes this file, not a successor
+        # A world dropped without close() (or left open when the kernel exits) removes it too; only
+        # a SIGKILL leaves it, stale, until the next `netlab shell` or world of that name finds it.
+        weakref.finalize(self, _shell.unserve, self.shell_socket, self._shell_file)
         if build:
             self.build(batched=batched)
 
