@@ -4,6 +4,7 @@
     python -m netlab same-subnet 192.168.0.3/26 192.168.0.192/26 [--json]
     python -m netlab split 10.233.64.0/18 --count 4 | --new-prefix 20 [--json]
     python -m netlab supernet 10.233.64.0/18 10.233.128.0/18 [--json]
+    python -m netlab shell [WORLD] NODE         (a shell in a node of a running lab world)
 
 Exit status: 0 on success (``same-subnet`` exits 0 whether the answer is yes or no),
 2 on bad input, with exactly one line on stderr naming the problem.
@@ -207,6 +208,24 @@ def _supernet_run(args) -> int:
     else:
         print(r.text())
     return 0
+
+
+# --------------------------------------------------------------------------- shell
+
+
+def _shell_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="[WORLD] NODE",
+                   help="a running world (optional when only one runs) and one of its nodes;"
+                        " with neither, list the running worlds and their nodes")
+
+
+@subcommand("shell", "an interactive shell in a node of a running lab world (netlab.shell)", _shell_args)
+def _shell_run(args) -> int:
+    from .shell import ShellError, main as shell_main
+    try:
+        return shell_main(args.names)
+    except ShellError as e:
+        raise UsageError(str(e)) from None
 
 
 # --------------------------------------------------------------------------- main

@@ -35,13 +35,22 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from . import shell as _shell
 from .inputs import check_name, one_line, quote
 from .probe import UNSHARE, USERNS, probe
 from .topology import Topology
 
 _AGENT_SOURCE = None
+_OPEN: list = []  # weak references to the worlds opened in this process and not closed, oldest first
 _SHELL_CHARS = set("|&;<>()$`*?[]~\n'\"\\")
 PR_SET_PDEATHSIG = 1
+
+
+def open_worlds() -> list["World"]:
+    """The worlds opened in this process and not closed yet, oldest first: the last one is the
+    notebook's current world (the one ``%%node`` uses unless told otherwise)."""
+    _OPEN[:] = [ref for ref in _OPEN if ref() is not None and not ref().closed]
+    return [ref() for ref in _OPEN]
 
 
 class WorldError(RuntimeError):
@@ -377,6 +386,8 @@ class World:
         self.transcript: list[dict] = []
         self.closed = False
         self.built = False
+        self.shell_socket: str | None = None  # where `python -m netlab shell` reaches this world
+        self.shell_unavailable = "a replayed world has no kernel to open a shell in"
         env_mode = os.environ.get("NETLAB_MODE", "").lower()
         if env_mode == "replay":
             mode = "replay"
@@ -390,6 +401,7 @@ class World:
             self.mode = "replay"
             self._replayer = Replayer.load(self.name, recordings_dir, reason=self.probe.reason)
             print(self._replayer.banner)
+            _OPEN.append(weakref.ref(self))
             return
         if self.probe.mode == "none":
             raise WorldError(f"cannot build a live world here: {self.probe.reason}")
@@ -404,6 +416,12 @@ class World:
         self._finalizer = weakref.finalize(self, self._agent.kill)
         self.ready_seconds = time.perf_counter() - t0
         self._trace("ready", dict(self._agent.hello, unshare_pid=self._agent.proc.pid))
+        _OPEN.append(weakref.ref(self))
+        self.shell_socket, self.shell_unavailable = _shell.serve(self)
+        self._shell_file = _shell.file_id(self.shell_socket)  # close() removes this file, not a successor
+        # A world dropped without close() (or left open when the kernel exits) removes it too; only
+        # a SIGKILL leaves it, stale, until the next `netlab shell` or world of that name finds it.
+        weakref.finalize(self, _shell.unserve, self.shell_socket, self._shell_file)
         if build:
             self.build(batched=batched)
 
@@ -422,13 +440,24 @@ class World:
         if self._agent is not None:
             self._agent.close()
             self._finalizer.detach()
+            _shell.unserve(self.shell_socket, self._shell_file)
             if self.record:
                 from .replay import write_recording
                 write_recording(self.name, self.transcript, self.recordings_dir)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.mode
-        return f"World {self.name!r} ({state}): nodes {', '.join(self.nodes)}"
+        text = f"World {self.name!r} ({state}): nodes {', '.join(self.nodes)}"
+        if not self.closed:
+            text += f"\nshell in a node, from a terminal: {self.shell_command()}" if self.shell_socket else \
+                    f"\nno shell into it: {self.shell_unavailable}"
+        return text
+
+    def shell_command(self, node: str | None = None) -> str:
+        """What to type in a terminal for an interactive shell in NODE (:mod:`netlab.shell`)."""
+        if not self.shell_socket:
+            raise WorldError(f"no shell into world {self.name!r}: {self.shell_unavailable}")
+        return _shell.command(self.shell_socket, node or self.nodes[0])
 
     @property
     def nodes(self) -> list[str]:
