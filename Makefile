@@ -27,10 +27,11 @@ book: sysdeps $(STAMP)
 
 # The whole test suite: unit, property, lab worlds, notebooks (nbval: each notebook's one live run,
 # recording its worlds as it goes), and the built site in Chromium. Prints why any test skipped and
-# the 15 slowest items.
+# the 15 slowest items. Two workers, each taking whole files (a notebook's cells share one kernel):
+# the suite mostly waits on the kernel (timeouts, ARP, daemons), so two halve its time on two cores.
 test: book
-	$(PY) -m pytest -p no:cacheprovider -rfEs --durations=15 tests --nbval book labs \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(PY) -m pytest -p no:cacheprovider -rfEs --durations=15 -n 2 --dist loadfile \
+		tests --nbval book labs --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # What CI does: a fresh clone of HEAD, `make book` and `make test` there, each one's wall time.
 fresh-check:

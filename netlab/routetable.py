@@ -1446,6 +1446,8 @@ def add_routes_command(subparsers) -> argparse.ArgumentParser:
 def _read_table(name: str, shown: str) -> str:
     """The table's text from a file or standard input ('-'), reading at most one byte more than
     :data:`MAX_TABLE_CHARS` (so /dev/zero or a disk image costs a megabyte, not the memory)."""
+    if "\0" in name:  # open() would raise ValueError, which no caller expects
+        raise RouteTableError("the file name has a NUL character in it; give the path of a text file.")
     try:
         if name == "-":
             stream = getattr(sys.stdin, "buffer", None)  # a StringIO (tests) has no buffer

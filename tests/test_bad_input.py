@@ -128,6 +128,13 @@ def test_cli_reproducers(capsys, argv, needle):
     assert err.startswith("netlab") and err.count("error:") == 1  # prefixed once, not twice
 
 
+def test_routes_file_name_with_a_nul(capsys):
+    """Found by test_cli_junk_exits_2_with_one_line: open() raises ValueError for such a name."""
+    code, out, err = _main(["routes", "\x00"], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert "the file name has a NUL character" in err
+
+
 def test_split_error_is_prefixed_once(capsys):
     code, _, err = _main(["split", "10.0.0.0/8"], capsys)
     assert code == 2 and err.startswith("netlab split: error: one of the arguments") and err.count("error:") == 1

@@ -169,14 +169,17 @@ def test_magic_in_replay_prints_the_recorded_transcript(executed):
 @pytest.mark.root
 def test_nbval_fails_exactly_the_failing_cells(executed):
     folder, _, _ = executed
+    # A pytest of its own: none of the outer session's settings (xdist's worker variables, addopts,
+    # the recording plugin's folders) may leak into it.
+    inner_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NETLAB_"))}
+    inner_env["NETLAB_MODE"] = "live"
     out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "-q",
                           "--nbval-sanitize-with", os.path.join(ROOT, "tests", "nbval_sanitize.cfg"),
                           str(folder / "magic.ipynb")],
-                         capture_output=True, text=True, cwd=folder, timeout=300,
-                         env=dict(os.environ, NETLAB_MODE="live"))
+                         capture_output=True, text=True, cwd=folder, timeout=300, env=inner_env)
     failed = sorted(int(l.split("::Cell ")[1].split()[0]) for l in out.stdout.splitlines()
                     if l.startswith("FAILED") and "::Cell " in l)
-    assert failed == sorted(FAILING), out.stdout[-3000:]
+    assert failed == sorted(FAILING), out.stdout[-3000:] + out.stderr[-2000:]
 
 
 # ----------------------------------------------------- a user-namespace world

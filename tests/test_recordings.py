@@ -2,8 +2,9 @@
 kernel prints today. Each notebook runs live once and replayed once in `make test`:
 
 1. Live: nbval executes every notebook (and compares it with the committed outputs); its kernels
-   record every world they open into a session folder (tests/conftest.py). After the last
-   notebook, that set of worlds must equal the committed set (none missing, none orphaned).
+   record every world they open into a session folder. When the session ends, that set of worlds
+   must equal the committed set, none missing and none orphaned: the `LiveRecording` plugin in
+   tests/conftest.py checks it (after every xdist worker is done) and prints "recordings check".
 2. Replayed: each notebook is executed with NETLAB_MODE=replay from the committed recordings: no
    cell may fail, and every command transcript must equal the committed notebook's output.
    With nbval's comparison of the committed outputs with the live run: replay = live.
@@ -20,7 +21,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from netlab.probe import probe
 from netlab.sanitize import sanitize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,22 +61,6 @@ def transcripts(nb) -> list[str]:
 
 def test_there_are_notebooks_with_worlds():
     assert NOTEBOOKS
-
-
-def test_notebooks_record_exactly_the_committed_worlds(live_recordings):
-    """Runs after every other test (tests/conftest.py puts it last), when nbval has run the notebooks."""
-    folder, ran = live_recordings
-    if probe().mode == "none":
-        pytest.skip(f"the notebooks replayed their recordings here, so they recorded nothing: {probe().reason}")
-    not_run = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS if str(p.resolve()) not in ran]
-    if not_run:
-        pytest.skip(f"nbval did not run {', '.join(not_run)} live in this session; `make test` runs"
-                    " `pytest tests --nbval book labs`, which records while it compares")
-    produced = {p.stem for p in Path(folder).glob("*.json")}
-    committed = {p.stem for p in COMMITTED.glob("*.json")}
-    assert produced, "no notebook recorded a world"
-    assert produced <= committed, f"not committed (run `make record`): {sorted(produced - committed)}"
-    assert committed <= produced, f"committed but no notebook records them any more: {sorted(committed - produced)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
