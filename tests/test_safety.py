@@ -66,17 +66,42 @@ def _ns_inode(pid, kind):
         return None
 
 
-def boot_ticks() -> int:
-    """Now, in the clock ticks since boot that /proc/PID/stat's start time counts."""
-    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+class Pins:
+    """Open file descriptors on a world's namespaces, taken while it lives.
 
+    A namespace's inode number is freed with it, and the kernel hands the lowest free number to the
+    next namespace made anywhere on the machine (every `ip -n` and `ip netns exec` makes a mount
+    namespace), so a scan by number after the world died can find an unrelated newcomer. Holding a
+    descriptor keeps each namespace, and so its number, until the scan is over; it keeps no process
+    alive, so a process still found in one is a real survivor.
+    """
 
-def _started(pid) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    def __init__(self):
+        self.fds, self.inodes, self.missed = [], {"net": set(), "pid": set(), "mnt": set()}, []
+
+    def pin(self, kind: str, path: str, inode: int) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:  # the world died before we got there: nothing to pin, nothing to check
+            self.missed.append(f"{path}: {e.strerror}")
+            return
+        self.fds.append(fd)
+        assert os.fstat(fd).st_ino == inode, f"{path} is not the namespace the world reported"
+        self.inodes[kind].add(inode)
+
+    def world(self, agent_pid: int, ns: dict) -> None:
+        for kind in ("mnt", "pid", "net"):
+            self.pin(kind, f"/proc/{agent_pid}/ns/{kind}", ns[kind])
+
+    def nodes(self, agent_pid: int, nodes: dict) -> None:
+        # /proc/PID/root resolves in the world's own mount tree, where its /run/netns lives.
+        for node, inode in nodes.items():
+            self.pin("net", f"/proc/{agent_pid}/root/run/netns/{node}", inode)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
 
 def _cmdline(pid) -> str:
@@ -87,24 +112,15 @@ def _cmdline(pid) -> str:
         return "?"
 
 
-def holders(inodes: dict, died_at: int | None = None) -> list[str]:
-    """Every process in, or mount referring to, one of the world's namespaces.
-
-    A namespace's inode number is freed with it, and the kernel hands the lowest free number to
-    the next namespace made anywhere on the machine (every `ip -n` makes a mount namespace).
-    So once the world has died (``died_at``, in boot ticks), a process started later that sits
-    in a namespace with the same number is a newcomer in a recycled number, not a survivor.
-    """
+def holders(inodes: dict) -> list[str]:
+    """Every process in, or mount referring to, one of the world's namespaces (pin them first)."""
     found = []
     net = set(inodes.get("net", ()))
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        if died_at is not None and (_started(pid) or 0) > died_at:
-            continue
         for kind in ("net", "pid", "mnt"):
             ino = _ns_inode(pid, kind)
             if ino is not None and ino in inodes.get(kind, ()):
-                found.append(f"pid {pid} ({_cmdline(pid)}, started at tick {_started(pid)})"
-                             f" is in the world's {kind} namespace {ino}")
+                found.append(f"pid {pid} ({_cmdline(pid)}) is in the world's {kind} namespace {ino}")
         try:
             with open(f"/proc/{pid}/mountinfo") as f:
                 mounts = f.read()
@@ -136,35 +152,49 @@ def test_killed_worlds_leave_nothing(core):
     rng = random.Random(20261127)
     before = _root_view()
     plan = [(stage, victim) for stage in ("start", "build", "traffic") for victim in ("unshare", "parent")] * 3
+    checked = 0
     for rounds, (stage, victim) in enumerate(plan, 1):
         child = subprocess.Popen([sys.executable, "-I", "-c", CHILD, core], stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True)
+        pins = Pins()
         try:
-            ready, nodes = _kill_round(child, stage, victim, rng)
+            ready = _kill_round(child, stage, victim, rng, pins)
+            if ready is None:
+                continue  # killed before the world existed: only the root view below can tell
+            checked += bool(pins.inodes["mnt"])
+            wait_until = time.monotonic() + 5
+            while True:
+                left = holders(pins.inodes) + [f"{what} {pid} still runs" for what, pid in
+                                               (("unshare", ready["unshare_pid"]), ("agent", ready["agent_pid"]))
+                                               if _alive(pid)]
+                if not left or time.monotonic() > wait_until:
+                    break
+                time.sleep(0.05)
+            assert not left, f"round {rounds} (killed the {victim} during {stage}): {left}"
         finally:  # never leave a child (and the world it owns) behind, even when the round fails
             child.kill()
             child.wait()
-        if ready is None:
-            continue  # killed before the world existed: only the root view below can tell
-        inodes = {"net": {ready["ns"]["net"], *nodes.values()}, "pid": {ready["ns"]["pid"]},
-                  "mnt": {ready["ns"]["mnt"]}}
-        died_at = boot_ticks() + 1  # both are dead now; one tick of slack for the clock's rounding
-        wait_until = time.monotonic() + 5
-        while True:
-            left = holders(inodes, died_at) + [f"{what} {pid} still runs" for what, pid in
-                                      (("unshare", ready["unshare_pid"]), ("agent", ready["agent_pid"]))
-                                      if _alive(pid)]
-            if not left or time.monotonic() > wait_until:
-                break
-            time.sleep(0.05)
-        assert not left, f"round {rounds} (killed the {victim} during {stage}): {left}"
+            pins.close()
+    print(f"{checked} of {len(plan)} rounds had a live world to pin and scan")
+    assert checked >= len(plan) // 2, "too few rounds killed a world that existed: the test proves little"
     assert _root_view() == before
 
 
-def _kill_round(child, stage, victim, rng):
-    """Kill the world's unshare or the child (the notebook kernel) at a random point of STAGE."""
+def _kill_round(child, stage, victim, rng, pins: Pins):
+    """Kill the world's unshare or the child (the notebook kernel) at a random point of STAGE.
+    The world's namespaces are pinned the moment the child reports them."""
     events = []
-    threading.Thread(target=lambda: [events.append(json.loads(l)) for l in child.stdout], daemon=True).start()
+
+    def read():
+        for line in child.stdout:
+            event = json.loads(line)
+            if event["event"] == "ready":
+                pins.world(event["data"]["agent_pid"], event["data"]["ns"])
+            elif event["event"] == "netns" and events:
+                pins.nodes(events[0]["data"]["agent_pid"], event["data"])
+            events.append(event)
+
+    threading.Thread(target=read, daemon=True).start()
     if stage == "start":  # somewhere between spawning Python and the world being ready
         time.sleep(rng.uniform(0.0, 0.15))
     elif stage == "build":  # the world exists; its nodes are being created
@@ -179,9 +209,7 @@ def _kill_round(child, stage, victim, rng):
     else:
         child.kill()
     time.sleep(0.05)
-    ready = next((e["data"] for e in list(events) if e["event"] == "ready"), ready)
-    nodes = next((e["data"] for e in list(events) if e["event"] == "netns"), {})
-    return ready, nodes
+    return next((e["data"] for e in list(events) if e["event"] == "ready"), ready)
 
 
 def test_lab_packets_never_reach_the_root_namespace(tmp_path):
@@ -227,12 +255,23 @@ def test_closed_world_frees_its_namespaces():
     w = World(flannel_vxlan())
     info = w.info()
     pid = w._agent.proc.pid
-    inodes = {"net": {info["ns"]["net"], *info["nodes"].values()}, "pid": {info["ns"]["pid"]},
-              "mnt": {info["ns"]["mnt"]}}
-    assert holders(inodes)  # the check sees a live world
-    w.close()
-    assert not _alive(pid)
-    assert holders(inodes, boot_ticks() + 1) == []
+    pins = Pins()
+    try:
+        pins.world(_agent_pid(pid), info["ns"])
+        pins.nodes(_agent_pid(pid), info["nodes"])
+        assert holders(pins.inodes)  # the check sees a live world
+        w.close()
+        assert not _alive(pid)
+        assert holders(pins.inodes) == []
+    finally:
+        w.close()
+        pins.close()
+
+
+def _agent_pid(unshare_pid: int) -> int:
+    """The world's PID 1, as this (root) namespace numbers it: the unshare's only child."""
+    with open(f"/proc/{unshare_pid}/task/{unshare_pid}/children") as f:
+        return int(f.read().split()[0])
 
 
 HOLDER = """
@@ -256,19 +295,22 @@ def test_parent_death_alone_ends_the_world(core):
     """Kill the owning Python while another process still holds the agent's stdin: PDEATHSIG must act."""
     child = subprocess.Popen([sys.executable, "-I", "-c", HOLDER, core], stdout=subprocess.PIPE, text=True)
     data = None
+    pins = Pins()
     try:
         data = json.loads(child.stdout.readline())
+        agent = _agent_pid(data["unshare_pid"])
+        pins.world(agent, data["ns"])
+        pins.nodes(agent, data["nodes"])
+        assert not pins.missed, pins.missed
         child.kill()
         child.wait()
-        died_at = boot_ticks() + 1
-        inodes = {"net": {data["ns"]["net"], *data["nodes"].values()}, "pid": {data["ns"]["pid"]},
-                  "mnt": {data["ns"]["mnt"]}}
         deadline = time.monotonic() + 5
-        while (_alive(data["unshare_pid"]) or holders(inodes, died_at)) and time.monotonic() < deadline:
+        while (_alive(data["unshare_pid"]) or holders(pins.inodes)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _alive(data["holder"]), "the pipe holder should still be running for this test to mean anything"
-        assert not _alive(data["unshare_pid"]) and holders(inodes, died_at) == []
+        assert not _alive(data["unshare_pid"]) and holders(pins.inodes) == []
     finally:
+        pins.close()
         child.kill()
         if data:
             try:

@@ -4,6 +4,7 @@ That Python has only the standard library, so this also proves that `import netl
 captures (pcap bytes; scapy parses them only when asked) and the flannel daemons need nothing else.
 """
 
+import functools
 import os
 import shlex
 import shutil
@@ -38,6 +39,16 @@ def tun_opens_for_nobody() -> tuple[bool, str]:
     return out == "OK", out
 
 
+@functools.lru_cache(maxsize=None)
+def userns_refused() -> str:
+    """Why uid 65534 cannot make a user namespace on this machine ("" when it can), found by trying.
+    Where it cannot, the product replays recordings (tests/test_probe.py forces that case)."""
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "unshare", "--user", "--map-root-user", "--net", "true"],
+                       capture_output=True, text=True, timeout=30)
+    return "" if p.returncode == 0 else (p.stderr.strip() or f"exit code {p.returncode}")
+
+
 def run_unprivileged(tmp_path, code: str, timeout: float = 120, tun: str = "machine") -> str:
     """Run ``code`` as uid/gid 65534 under the system Python, with the netlab package copied to a
     world-readable folder. That Python has no scapy, netaddr or ipywidgets: `import netlab`, the
@@ -45,6 +56,9 @@ def run_unprivileged(tmp_path, code: str, timeout: float = 120, tun: str = "mach
     standard library. TUN: "machine" (as this machine has it), "denied" or "open" (see TUN_SETUPS)."""
     if not os.path.exists(PYTHON):
         pytest.skip(f"{PYTHON} (the stdlib-only system Python) is not installed")
+    if userns_refused():
+        pytest.skip(f"this machine refuses user namespaces to uid 65534 ({userns_refused()}),"
+                    " so worlds replay recordings there")
     base = tmp_path / "unpriv"
     shutil.copytree(os.path.join(ROOT, "netlab"), base / "netlab", ignore=shutil.ignore_patterns("__pycache__"))
     for path in [tmp_path, base, *base.rglob("*")]:
