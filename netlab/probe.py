@@ -101,7 +101,7 @@ def _probe_uml(why_not_namespaces: str) -> Probe:
     from . import uml
     why_not = uml.check()
     if why_not is None:
-        return Probe("uml", f"{why_not_namespaces}; worlds run in a User-mode Linux kernel each"
+        return Probe("uml", f"{why_not_namespaces}; each world boots its own User-mode Linux kernel"
                             f" ({uml.kernel_path()}, {uml.mem_mb()} MiB of memory in {uml.tmpdir()})")
     return Probe("none", f"{why_not_namespaces}; and {why_not}")
 

@@ -52,6 +52,8 @@ BOOT_TIMEOUT = 60.0  # seconds from spawn to the agent's first line; a stalled b
 READY = b"netlab-uml ready\n"
 ACK = b"\x06"  # init's acknowledgement lines (netlab.uml_init.relay)
 PR_SET_PDEATHSIG = 1
+# Console lines that say why a boot failed (the kernel's, UML's, or netlab.uml_init's).
+_FATAL = ("Kernel panic", "Out of memory", "SIGBUS", "Bus error", "netlab-uml: init failed", "netlab-uml: cannot run")
 
 
 class UmlError(RuntimeError):
@@ -105,7 +107,7 @@ print("ok")
 def check() -> str | None:
     """Why UML worlds cannot run here (one sentence with what to do), or None if they can.
 
-    Tried, not guessed, in about 20 ms: the kernel binary and its modules, ptrace of a child,
+    Tried, not guessed, in about 20 ms: the kernel binary, its modules and modprobe, ptrace of a child,
     an executable mapping of a file in the memory folder, and the room there for ``mem``.
     Whether the kernel then boots is known only by booting it: :class:`Machine` reports that.
     """
@@ -116,6 +118,9 @@ def check() -> str | None:
     if not any(os.path.isfile(os.path.join(MODULES, r, "kernel/fs/overlayfs/overlay.ko"))
                for r in (os.listdir(MODULES) if os.path.isdir(MODULES) else [])):
         return f"the UML kernel's modules are missing from {MODULES} (reinstall the Debian package user-mode-linux)"
+    if not os.path.exists("/sbin/modprobe"):
+        return ("/sbin/modprobe is missing, which the UML kernel runs to load the modules iptables asks for:"
+                " install the Debian package kmod")
     folder, mem = tmpdir(), mem_mb()
     if not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
         return f"UML's memory folder {folder} is not a writable folder: set TMPDIR (or NETLAB_UML_TMPDIR) to one"
@@ -321,15 +326,15 @@ class Machine:
             raise UmlError(self._failure(f"closed its control console before it could {doing}"))
 
     def _failure(self, what: str) -> str:
+        """One message: what went wrong, the kernel's own words for it, what to do, the console's end."""
         time.sleep(0.2)  # let the console reader catch the kernel's last words
-        tail = [l for l in self.log if l.strip()][-12:]
-        text = "\n".join(tail)
-        hint = ""
-        if "Kernel panic" in text:
-            hint = " The kernel panicked (its message is below)."
-        if "SIGBUS" in text or "Bus error" in text:
-            hint += f" Out of room for its memory in {tmpdir()}? Set TMPDIR to a folder with {mem_mb()} MiB free."
-        return f"the User-mode Linux kernel {what}.{hint} Its console's last lines:\n" + "\n".join("    " + l for l in tail)
+        lines = [l for l in self.log if l.strip()]
+        said = next((l.strip() for k in _FATAL for l in lines if k in l), "")  # a panic first
+        hint = f" It said: {said!r}." if said else ""
+        if "Kernel panic" in said and "memory" in " ".join(lines[-40:]).lower():
+            hint += f" Is {mem_mb()} MiB (NETLAB_UML_MEM) too little, or {tmpdir()} (TMPDIR) too small for it?"
+        tail = "\n".join("    " + l for l in lines[-12:])
+        return f"the User-mode Linux kernel {what}.{hint} The last lines of its console:\n{tail}"
 
     # ------------------------------------------------------ Popen's interface
     def poll(self):

@@ -29,7 +29,10 @@ def main():
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP)
         os.execv(kernel[0], kernel)
-    os.setpgid(child, child)  # both sides set it, so it is set whichever runs first
+    try:
+        os.setpgid(child, child)  # both sides set it, so it is set whichever runs first
+    except PermissionError:
+        pass  # the child has already set it and gone on to exec the kernel
 
     def stop(signum, frame):
         kill_group()

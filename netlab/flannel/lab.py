@@ -143,7 +143,8 @@ def flannel0_device(world, node: str) -> str:
     kind = link.get("linkinfo", {}).get("info_kind")
     log = world.run(node, ["cat", log_path(node)]).stdout
     if kind == "tun":
-        who = ("this world runs as real root" if world.mode == "root" else
+        # In User-mode Linux the world runs as that kernel's real root, not a user namespace's.
+        who = ("this world runs as real root" if world.mode in ("root", "uml") else
                "this kernel lets the user namespace's root open it")
         return (f"flannel0 in {node} is a TUN device: the daemon opened /dev/net/tun ({who})"
                 f" and reads and writes bare IP packets on its file descriptor")
