@@ -379,3 +379,24 @@ def test_killing_the_notebook_leaves_no_uml_process_and_no_file(tmp_path, stage)
         finally:
             owner.kill()
             owner.wait()
+
+
+def test_a_daemon_that_never_comes_up_is_named(monkeypatch, tmp_path):
+    """etcd whose client port is taken: it exits, the wait times out, and start_store says why in
+    etcd's own words instead of hanging."""
+    kernel_or_fail()
+    if not shutil.which("etcd"):
+        pytest.skip("etcd is not installed (Debian etcd-server)")
+    monkeypatch.setenv("NETLAB_MODE", "uml")
+    monkeypatch.setenv("NETLAB_UML_TMPDIR", str(tmp_path))
+    from netlab import World, flannel, flannel_udp
+    with World(flannel_udp(), name="uml_etcd_port_taken") as w:
+        w.start("lan", "python3 -m http.server --bind 10.168.0.1 2379", name="squatter")
+        w.run("lan", "python3 -m netlab.flannel wait --etcd http://127.0.0.1:1 --timeout 1", check=False)  # let it bind
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError) as err:
+            flannel.start_store(w, timeout=3)
+        assert time.monotonic() - t0 < 15
+    message = str(err.value)
+    assert message.startswith("etcd in lan never came up: the store at http://10.168.0.1:2379 did not answer"), message
+    assert "address already in use" in message, message
