@@ -293,6 +293,7 @@ class Machine:
             hello = self.stdout.readline()
             if hello != READY:
                 raise UmlError(self._failure(f"said {hello!r} instead of {READY!r}"))
+            t_ready = time.monotonic()
             self.stdin.write((json.dumps({"argv": argv, "env": env}) + "\n").encode())
             self._wait_line(deadline, "start the world's agent")
         except BaseException:
@@ -300,6 +301,8 @@ class Machine:
             self.stdin.close()
             raise
         self.boot_seconds = time.monotonic() - t0
+        # What a kernel shared by several worlds would save per world: all but the agent's start.
+        self.agent_seconds = time.monotonic() - t_ready
         # The kernel leads a process group of its own: every process of this machine is in it.
         with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
             self.kernel_pid = int(f.read().split()[0])

@@ -292,6 +292,8 @@ def test_uml_world_runs_the_lab_tools(monkeypatch, tmp_path):
                          w.run("node1", "iptables-save -c -t nat").stdout)
         assert "(legacy)" in w.run("node1", "iptables -V").stdout
         w.run("node1", "ip tuntap add dev tun0 mode tun")
+        # The UML kernel has no network device but loopback: nothing in it can reach the host's network.
+        assert w.run(None, "ls /sys/class/net").stdout.split() == ["lo"]
         big = "x" * 200_000  # far more than the console's 4 KiB tty buffer, both ways
         assert w.run(None, "cat", input=big).stdout == big
     assert os.listdir(tmp_path) == []
