@@ -15,10 +15,11 @@ behaves like the :class:`subprocess.Popen` of that command (``stdin``, ``stdout`
 ``wait``, ``poll``, ``kill``), so :class:`netlab.world.World` talks to the agent exactly as it does
 on the host. ``stderr`` is the kernel console: boot messages, the world's own stderr, a panic.
 
-One kernel per world, not one per notebook: booting costs about 1.5 s and 60-200 MB of host
-memory that a closed world gives back at once; a world's kernel panic, or a daemon that wedges a
-kernel, ends that world only; and the kernel's lifetime is the world's, so the guarantees below
-need no reference counting (README, "Where the labs run", has the measurements).
+One kernel per world, not one per notebook: a boot costs 1-2 s, of which a shared kernel would
+save all but the agent's start (0.35 s), but a closed world gives its 200-400 MB of host memory
+back at once; a world's kernel panic, or a daemon that fills a kernel's memory, ends that world
+only; and the kernel's lifetime is the world's, so the guarantees below need no reference counting
+(README, "Speed, measured", has the figures).
 
 Nothing is left behind, whatever happens to the notebook:
 

@@ -43,11 +43,11 @@ SYS_FINIT_MODULE = 313  # x86_64: UML runs on x86_64 hosts only (Debian builds i
 SYS_PIVOT_ROOT = 155
 MNT_DETACH = 2
 LINUX_REBOOT_CMD_POWER_OFF = 0x4321FEDC
-# Loaded at boot. ipv6 must be: it is built into the kernels the committed outputs come from, and
-# a node's IPv6 sysctls must exist when the world is built. The others every lab uses; anything
-# else (iptables matches, conntrack helpers) the kernel loads on first use through modprobe.
-# (Docker's and flannel's NAT rules: MASQUERADE, DNAT, addrtype, tcp.) About 0.1 s in all, where
-# each modprobe process would cost about 0.1 s.
+# Loaded at boot, about 0.1 s in all; on first use the kernel would run one modprobe process for
+# each, about 0.1 s apiece in UML. ipv6 must be loaded: it is built into the kernels the committed
+# outputs come from, and a node's IPv6 sysctls must exist when the world is built. The others are
+# what the labs use: veth, bridge, VXLAN, TUN, and Docker's and flannel's NAT rules (MASQUERADE,
+# DNAT, addrtype, tcp, conntrack). Anything else the kernel still loads on demand through modprobe.
 PRELOAD = ["ipv6", "veth", "bridge", "vxlan", "tun", "ip_tables", "iptable_filter", "iptable_nat",
            "xt_MASQUERADE", "xt_nat", "xt_addrtype", "xt_tcpudp", "xt_conntrack"]
 
