@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test execute record bench sysdeps clean
+.PHONY: book test fresh-check execute record bench sysdeps clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,17 @@ book: sysdeps $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --all --quiet
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
-# The whole test suite: unit, property, lab worlds, notebooks (nbval), and the built site in Chromium.
+# The whole test suite: unit, property, lab worlds, notebooks (nbval: each notebook's one live run,
+# recording its worlds as it goes), and the built site in Chromium. Prints why any test skipped and
+# the 15 slowest items. Two workers, each taking whole files (a notebook's cells share one kernel):
+# the suite mostly waits on the kernel (timeouts, ARP, daemons), so two halve its time on two cores.
 test: book
-	$(PY) -m pytest -p no:cacheprovider tests --nbval book labs --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(PY) -m pytest -p no:cacheprovider -rfEs --durations=15 -n 2 --dist loadfile \
+		tests --nbval book labs --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# What CI does: a fresh clone of HEAD, `make book` and `make test` there, each one's wall time.
+fresh-check:
+	bash scripts/fresh_clone_check.sh
 
 # Re-run every notebook on this machine's kernel and save outputs and widget state.
 execute: sysdeps $(STAMP)

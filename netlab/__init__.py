@@ -8,12 +8,13 @@ engine start fast, and an unprivileged world runs on a Python without those pack
 """
 
 import importlib
+import sys
 
 # Lab worlds: declare a topology, build it on the real kernel in namespaces (or replay it).
 # `probe` and `sanitize` are functions that share their module's name: import them eagerly, after
 # their modules, so the package attribute is the function.
 from .topology import End, Topology, TopologyError
-from .world import BuildError, CommandError, CommandResult, World, WorldError
+from .world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError, open_worlds
 from .capture import Capture, CaptureError
 from .probe import Probe, probe
 from .replay import RecordingMismatch, ReplayError, verify_recording
@@ -48,7 +49,7 @@ _lazy("routetable", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "SEED_ROUTE_TA
 _lazy("route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
 _lazy("docker", "diagnose_docker=diagnose", "docker_node", "docker_two_nodes")
-_lazy("docker_widgets", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
+_lazy("docker_widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
 _lazy("walk", "Hop", "Walk", "WalkError", "trace")
 _lazy("walk_draw", "draw_walk", "header_stack")
@@ -72,3 +73,21 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext netlab``: the ``%node`` / ``%%node`` magics (:mod:`netlab.magic`)."""
+    from .magic import load_ipython_extension as load
+    load(ipython)
+
+
+def _load_magics_inside_ipython() -> None:
+    """``import netlab`` in a notebook registers the magics too. Outside IPython (the CLI, the
+    daemons in the nodes, an unprivileged world's system Python) IPython is never imported."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        load_ipython_extension(shell)
+
+
+_load_magics_inside_ipython()

@@ -14,11 +14,13 @@ reaps (``reap_forever``), and the server runs as its child; when the server exit
 
 Requests: ``{"id": 1, "op": "run", "argv": [...], "input": "...", "timeout": 10}``
 and the ops below; every answer carries the request's id. Requests are served
-concurrently, one thread each.
+concurrently, one thread each. ``shell_listen`` makes the agent also accept interactive shells
+on a Unix socket (``python -m netlab shell``; see "shells" below and netlab/shell.py).
 """
 
 import base64
 import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -26,6 +28,7 @@ import socket
 import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -298,8 +301,121 @@ def op_sniff_stop(req):
     return {"rc": 0, "stderr": "", "stdout_b64": base64.b64encode(b"".join(out)).decode()}
 
 
+# ------------------------------------------------------------------ shells
+# `python -m netlab shell WORLD NODE` (netlab/shell.py) connects to a Unix socket this agent listens
+# on; the World made its directory (owner only, 0700) outside. Per connection: the peer's uid must
+# be ours (SO_PEERCRED; in a user-namespace world the owner shows as uid 0 here, anyone else as the
+# overflow uid), then one JSON request line, then one JSON answer line, with the PTY master attached
+# (SCM_RIGHTS) for a shell, and {"exit": code} when that shell ends. The shell runs in this world's
+# PID namespace, so closing the world ends it.
+SHELLRC = os.path.join(WORKDIR, "shellrc")
+SHELLRC_TEXT = r"""# netlab: bash in node $NETLAB_NODE of a lab world (the world's private /run: `ip netns` lists its nodes)
+[ -r /etc/bash.bashrc ] && . /etc/bash.bashrc
+for f in /usr/share/bash-completion/bash_completion /etc/bash_completion; do
+    [ -r "$f" ] && . "$f" && break
+done
+PS1="[$NETLAB_NODE] "'\w \$ '
+"""
+
+
+def send_line(conn, obj, fds=()):
+    data = (json.dumps(obj) + "\n").encode()
+    ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))] if fds else []
+    conn.sendmsg([data], ancillary)
+
+
+def read_request(conn):
+    conn.settimeout(10)
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 4096:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    conn.settimeout(None)
+    return json.loads(data)
+
+
+def shell_argv():
+    """bash with netlab's rc file (PS1 naming the node); sh where there is no bash."""
+    for folder in ENV["PATH"].split(":"):
+        if os.access(os.path.join(folder, "bash"), os.X_OK):
+            return ["bash", "--rcfile", SHELLRC, "-i"]
+    return ["sh", "-i"]
+
+
+def start_shell(conn, req):
+    node = req.get("node")
+    nodes = sorted(os.listdir("/run/netns"))
+    if node not in nodes:
+        send_line(conn, {"error": "no-node", "nodes": nodes})
+        return
+    master, slave = os.openpty()
+    rows, cols = int(req.get("rows") or 24), int(req.get("cols") or 80)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    term = req.get("term") or "xterm"
+    # The commands' environment, as in world.run (so outputs match the page), with the client's TERM.
+    env = dict(ENV, TERM=term if term.replace("-", "").replace(".", "").replace("+", "").isalnum() else "xterm",
+               NETLAB_NODE=node, PS1="[%s] # " % node)
+    # setsid --ctty: a session of its own with the PTY as controlling terminal (job control works);
+    # `ip netns exec` enters the node as world.run does (netns, and /sys remounted for it).
+    try:
+        p = subprocess.Popen(["setsid", "--ctty", "ip", "netns", "exec", node] + shell_argv(),
+                             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=WORKDIR)
+    finally:
+        os.close(slave)
+    try:
+        send_line(conn, {"ok": True, "node": node, "pid": p.pid}, [master])
+    finally:
+        os.close(master)  # the client holds the only master now: if it goes, the shell gets SIGHUP
+    send_line(conn, {"exit": p.wait()})
+
+
+def shell_session(conn):
+    with conn:
+        try:
+            # Read the request first, so that a refused peer reads the refusal instead of a reset.
+            req = read_request(conn)
+            if req is None:  # a liveness probe: connect and close
+                return
+            _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            if uid != os.getuid():
+                send_line(conn, {"error": "refused", "uid": uid})
+                return
+            if req.get("want") == "nodes":
+                send_line(conn, {"nodes": sorted(os.listdir("/run/netns"))})
+            else:
+                start_shell(conn, req)
+        except (OSError, ValueError):
+            pass  # the client went away or sent garbage: nothing to answer
+
+
+def shell_accept(sock):
+    while True:
+        conn, _ = sock.accept()
+        threading.Thread(target=shell_session, args=(conn,), daemon=True).start()
+
+
+def op_shell_listen(req):
+    """Listen for shells on a Unix socket at req["path"], in a directory the World checked."""
+    path = req["path"]
+    with open(SHELLRC, "w") as f:
+        f.write(SHELLRC_TEXT)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(16)
+    except OSError as e:
+        sock.close()
+        return {"rc": 1, "errno": e.errno, "stderr": "listen on %s: %s" % (path, e.strerror)}
+    threading.Thread(target=shell_accept, args=(sock,), daemon=True).start()
+    return {"rc": 0}
+
+
 OPS = {"run": op_run, "sniff_start": op_sniff_start, "sniff_peek": op_sniff_peek, "sniff_stop": op_sniff_stop, "sysctl": op_sysctl, "start": op_start, "stop": op_stop,
-       "peek": op_peek, "settle": op_settle, "info": lambda req: dict(info(), rc=0)}
+       "peek": op_peek, "settle": op_settle, "info": lambda req: dict(info(), rc=0),
+       "shell_listen": op_shell_listen}
 
 
 def serve(req):

@@ -18,9 +18,35 @@ import signal
 import subprocess
 import time
 
+from .inputs import quote
+from .topology import check_ifname
+
+#: pcap-filter expressions are short; a bound keeps a message quoting one short too.
+MAX_FILTER = 4096
+
 
 class CaptureError(RuntimeError):
     """tcpdump could not start or stop; the message quotes it."""
+
+
+def check_filter(filter, error=ValueError):
+    """FILTER if it can only be read as a pcap-filter(7) expression, else ``error``, one sentence.
+
+    tcpdump takes options anywhere before ``--``: a "filter" such as ``-w/some/path`` would make it
+    write a file on the host. So a leading '-' is refused here, and the filter is passed after
+    ``--`` as well.
+    """
+    if filter is None:
+        return None
+    if not isinstance(filter, str):
+        raise error(f"a capture filter must be a string such as 'icmp or arp', not {type(filter).__name__}"
+                    f" {quote(filter)}")
+    if filter.lstrip().startswith("-"):
+        raise error(f"capture filter {quote(filter)} starts with '-', so tcpdump would read it as an option;"
+                    f" write a filter expression such as 'icmp or arp' (options are not allowed)")
+    if "\0" in filter or len(filter) > MAX_FILTER:
+        raise error(f"capture filter {quote(filter)} must be at most {MAX_FILTER} characters with no NUL")
+    return filter
 
 
 def parse_pcap(data: bytes):
@@ -46,6 +72,11 @@ class Capture:
     """
 
     def __init__(self, world, node: str, iface: str, filter: str | None = None, timeout: float = 5):
+        from .world import WorldInputError, _seconds
+        world._node_arg(node)
+        check_ifname(iface, f"capture on {node}: interface", WorldInputError)
+        filter = check_filter(filter, WorldInputError)
+        timeout = _seconds(timeout, "timeout")
         self.world, self.node, self.iface, self.filter = world, node, iface, filter
         self._packets = None
         self.pcap = b""
@@ -64,7 +95,7 @@ class Capture:
                 raise CaptureError(f"could not capture on {node}:{iface}: {res['stderr']}")
             return
         argv = ["ip", "netns", "exec", node, "tcpdump", "-i", iface, "-n", "-U", "-w", "-",
-                "--immediate-mode", "-Z", "root"] + ([filter] if filter else [])
+                "--immediate-mode", "-Z", "root"] + (["--", filter] if filter else [])
         res = agent.request("start", name=self.name, argv=argv)
         if res["rc"] != 0:
             raise CaptureError(f"could not start tcpdump on {node}:{iface}: {res['stderr']}")
@@ -123,7 +154,7 @@ class Capture:
 
     def _filtered(self, pcap: bytes) -> bytes:
         """Apply the capture filter to a finished capture, with tcpdump reading it (no privileges)."""
-        p = subprocess.run(["tcpdump", "-r", "-", "-w", "-", self.filter], input=pcap, capture_output=True)
+        p = subprocess.run(["tcpdump", "-r", "-", "-w", "-", "--", self.filter], input=pcap, capture_output=True)
         if p.returncode != 0:
             raise CaptureError(f"filter {self.filter!r} on {self.node}:{self.iface}: "
                                f"{p.stderr.decode(errors='replace').strip()}")

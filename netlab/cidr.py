@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import itertools
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import netaddr
+
+from .inputs import quote, whole_number
 
 __all__ = [
     "CidrError",
@@ -52,6 +55,12 @@ __all__ = [
 
 _MAX_PREFIX = {4: 32, 6: 128}
 _EXAMPLE = "10.233.64.0/18"
+#: The longest prefix text worth reading: 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128' is 49.
+_MAX_TEXT = 100
+#: At most this many subnets are listed by :func:`split` (describing 4,096 takes about a second).
+MAX_SPLIT_LIMIT = 4096
+#: At most this many prefixes are aggregated by :func:`supernet`.
+MAX_PREFIXES = 4096
 
 #: Inline styles for the coloured bit strings (white on dark blue, black on amber:
 #: both above 7:1 contrast).  The classes ``netbits`` / ``hostbits`` mark them too.
@@ -86,9 +95,14 @@ def _s(obj) -> str:
 def _check_text(text, what: str = "a CIDR prefix") -> str:
     if not isinstance(text, str):
         raise CidrError(
-            f"expected {what} as a string like '{_EXAMPLE}', got {type(text).__name__} {text!r}"
+            f"expected {what} as a string like '{_EXAMPLE}', got {type(text).__name__} {quote(text)}"
         )
     stripped = text.strip()
+    if len(stripped) > _MAX_TEXT:
+        raise CidrError(
+            f"{quote(stripped)} is {len(stripped):,} characters long; {what} is at most {_MAX_TEXT}, "
+            f"e.g. '{_EXAMPLE}'"
+        )
     if not stripped:
         raise CidrError(f"empty input: enter {what} such as '{_EXAMPLE}'")
     if any(ch.isspace() for ch in stripped):
@@ -212,14 +226,19 @@ def parse_address(text, what: str = "an IP address") -> netaddr.IPAddress:
 
 def _pair_networks(items) -> list[netaddr.IPNetwork]:
     if isinstance(items, str):
+        if len(items) > MAX_PREFIXES * _MAX_TEXT:
+            raise CidrError(f"the list of prefixes is {len(items):,} characters long; give at most "
+                            f"{MAX_PREFIXES:,} prefixes")
         items = [s for s in re.split(r"[\s,;]+", items) if s]
     try:
-        items = list(items)
+        items = list(itertools.islice(items, MAX_PREFIXES + 1))
     except TypeError:
         raise CidrError(
             f"expected a list of prefixes such as ['10.233.64.0/18', '10.233.128.0/18'], "
-            f"got {type(items).__name__}"
+            f"got {type(items).__name__} {quote(items)}"
         ) from None
+    if len(items) > MAX_PREFIXES:
+        raise CidrError(f"more than {MAX_PREFIXES:,} prefixes given; aggregate at most {MAX_PREFIXES:,} at a time")
     if not items:
         raise CidrError("no prefixes given; enter at least one, e.g. 10.233.64.0/18")
     nets = [network(item) for item in items]
@@ -827,12 +846,11 @@ class SplitResult:
     _repr_html_ = html
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("/").isdigit():
-            return int(value.strip().lstrip("/"))
-        raise CidrError(f"{name} must be a whole number, got {value!r}")
-    return value
+def _whole(value, name: str, hi: int | None = None) -> int:
+    """A count or a prefix length: an int, or digits (a prefix length may keep its '/')."""
+    if isinstance(value, str) and value.strip().startswith("/"):
+        value = value.strip()[1:]
+    return whole_number(value, name, hi=hi, error=CidrError)
 
 
 def split(prefix, count=None, new_prefix=None, *, limit: int = 256) -> SplitResult:
@@ -845,9 +863,10 @@ def split(prefix, count=None, new_prefix=None, *, limit: int = 256) -> SplitResu
     notes: list[str] = []
     if (count is None) == (new_prefix is None):
         raise CidrError("give exactly one of count (how many subnets) or new_prefix (their length)")
+    limit = whole_number(limit, "limit", lo=1, hi=MAX_SPLIT_LIMIT, error=CidrError)
     requested = None
     if count is not None:
-        count = _positive_int(count, "count")
+        count = _whole(count, "count", hi=1 << full)
         if count < 1:
             raise CidrError(f"count must be at least 1, got {count}")
         requested = count
@@ -864,9 +883,10 @@ def split(prefix, count=None, new_prefix=None, *, limit: int = 256) -> SplitResu
                 f"subnets of /{target}"
             )
     else:
-        target = _positive_int(new_prefix, "new_prefix")
+        target = _whole(new_prefix, "new_prefix")
         if target > full:
-            raise CidrError(f"new prefix /{target} is out of range 0-{full} for IPv{v}")
+            shown = f"/{target}" if target < 10 ** 6 else quote(target)
+            raise CidrError(f"new prefix {shown} is out of range 0-{full} for IPv{v}")
         if target < p:
             raise CidrError(
                 f"new prefix /{target} is shorter than {_s(parent)}'s /{p}; a split needs a longer "

@@ -4,6 +4,7 @@
     python -m netlab same-subnet 192.168.0.3/26 192.168.0.192/26 [--json]
     python -m netlab split 10.233.64.0/18 --count 4 | --new-prefix 20 [--json]
     python -m netlab supernet 10.233.64.0/18 10.233.128.0/18 [--json]
+    python -m netlab shell [WORLD] NODE         (a shell in a node of a running lab world)
 
 Exit status: 0 on success (``same-subnet`` exits 0 whether the answer is yes or no),
 2 on bad input, with exactly one line on stderr naming the problem.
@@ -33,7 +34,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from .cidr import CidrError, describe, same_subnet, seed_tables, split, supernet
+from .cidr import MAX_SPLIT_LIMIT, CidrError, describe, same_subnet, seed_tables, split, supernet
+from .inputs import InputError, one_line, whole_number
 
 __all__ = ["main", "register", "subcommand", "USER_ERRORS", "UsageError", "build_parser"]
 
@@ -41,19 +43,40 @@ PROG = "netlab"
 
 
 class UsageError(Exception):
-    """A command-line usage problem; printed as one line, exit status 2."""
+    """A command-line usage problem; printed as one line, exit status 2.
+
+    ``prog`` is the (sub)command it concerns, e.g. ``netlab split``; ``main`` prints
+    ``<prog>: error: <message>`` once.
+    """
+
+    def __init__(self, message: str, prog: str = PROG):
+        super().__init__(message)
+        self.prog = prog
 
 
 #: Exceptions a subcommand may raise for bad user input (one line, exit 2).
 #: Other modules extend this tuple when they register a subcommand.
-USER_ERRORS: tuple[type[BaseException], ...] = (CidrError, UsageError)
+USER_ERRORS: tuple[type[BaseException], ...] = (CidrError, InputError, UsageError)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error raises instead of printing usage and exiting."""
 
     def error(self, message):  # noqa: D401 - argparse API
-        raise UsageError(f"{self.prog}: error: {message}")
+        raise UsageError(message, prog=self.prog)
+
+
+def _number(what: str, lo: int = 0, hi: int | None = None):
+    """An argparse ``type`` for a whole number: ASCII digits only, in lo..hi (argparse's own
+    ``int`` takes '١٠' and 5,000-digit strings, and quotes the whole value back)."""
+
+    def convert(text: str) -> int:
+        try:
+            return whole_number(text, what, lo=lo, hi=hi)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 @dataclass(frozen=True)
@@ -150,16 +173,17 @@ def _same_run(args) -> int:
 def _split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("prefix", help="the network to split, e.g. 10.233.64.0/18")
     how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--count", "-n", type=int, help="how many subnets (rounded up to a power of two)")
-    how.add_argument("--new-prefix", "-p", type=int, help="the subnets' prefix length, e.g. 20")
-    p.add_argument("--limit", type=int, default=256, help="list at most this many subnets (default 256)")
+    how.add_argument("--count", "-n", type=_number("the count", 1, 1 << 128),
+                     help="how many subnets (rounded up to a power of two)")
+    how.add_argument("--new-prefix", "-p", type=_number("the new prefix", 0, 128),
+                     help="the subnets' prefix length, e.g. 20")
+    p.add_argument("--limit", type=_number("--limit", 1, MAX_SPLIT_LIMIT), default=256,
+                   help=f"list at most this many subnets (default 256, at most {MAX_SPLIT_LIMIT})")
     p.add_argument("--json", action="store_true", help="print a JSON object")
 
 
 @subcommand("split", "split a prefix into equal subnets", _split_args)
 def _split_run(args) -> int:
-    if args.limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     r = split(args.prefix, count=args.count, new_prefix=args.new_prefix, limit=args.limit)
     if args.json:
         _print_json(r.to_dict())
@@ -186,11 +210,25 @@ def _supernet_run(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- shell
+
+
+def _shell_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="[WORLD] NODE",
+                   help="a running world (optional when only one runs) and one of its nodes;"
+                        " with neither, list the running worlds and their nodes")
+
+
+@subcommand("shell", "an interactive shell in a node of a running lab world (netlab.shell)", _shell_args)
+def _shell_run(args) -> int:
+    from .shell import ShellError, main as shell_main
+    try:
+        return shell_main(args.names)
+    except ShellError as e:
+        raise UsageError(str(e)) from None
+
+
 # --------------------------------------------------------------------------- main
-
-
-def _one_line(message: str) -> str:
-    return " ".join(str(message).split())
 
 
 def main(argv=None) -> int:
@@ -202,15 +240,11 @@ def main(argv=None) -> int:
         except SystemExit as exc:  # --help / --version print and "exit"
             return exc.code if isinstance(exc.code, int) else 0
         if getattr(args, "_run", None) is None:
-            raise UsageError(
-                f"{PROG}: error: give a command: {', '.join(_COMMANDS)} (see {PROG} --help)"
-            )
+            raise UsageError(f"give a command: {', '.join([*_COMMANDS, 'routes'])} (see {PROG} --help)")
         return int(args._run(args) or 0)
     except USER_ERRORS as exc:
-        msg = _one_line(exc)
-        if not msg.startswith(f"{PROG}:"):
-            msg = f"{PROG}: error: {msg}"
-        print(msg, file=sys.stderr)
+        # One line, once prefixed: user text in the message is escaped and cut (one_line).
+        print(one_line(f"{getattr(exc, 'prog', PROG)}: error: {exc}"), file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `netlab split ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -25,6 +25,10 @@ __all__ = ["BridgeSnapshot", "Hop", "bridge_snapshot", "bridge_walk", "render_br
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 
+class BridgeError(ValueError):
+    """A bridge snapshot or a choice of endpoints that cannot be explored; one sentence."""
+
+
 @dataclass
 class BridgeSnapshot:
     """A bridge's state: ``ports`` maps port name -> {"endpoint", "ip", "mac"}; ``fdb`` maps learned MAC -> port.
@@ -52,8 +56,22 @@ class BridgeSnapshot:
 
     @classmethod
     def from_dict(cls, data: dict | str) -> "BridgeSnapshot":
+        """A snapshot from :meth:`to_dict`'s dict (or its JSON); a wrong shape raises BridgeError."""
         if isinstance(data, str):
-            data = json.loads(data)
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise BridgeError(f"the bridge snapshot is not valid JSON ({exc})") from None
+        keys = {"node", "bridge", "bridge_ip", "bridge_mac", "ports"}
+        if not isinstance(data, dict) or not keys <= set(data) or not set(data) <= keys | {"fdb"}:
+            raise BridgeError("a bridge snapshot is a dict with the keys node, bridge, bridge_ip, bridge_mac,"
+                              " ports and fdb, as BridgeSnapshot.to_dict() writes it")
+        ports, fdb = data["ports"], data.get("fdb", {})
+        if not isinstance(ports, dict) or not all(
+                isinstance(p, dict) and {"endpoint", "ip", "mac"} <= set(p) for p in ports.values()):
+            raise BridgeError("the snapshot's ports must map each port name to {'endpoint', 'ip', 'mac'}")
+        if not isinstance(fdb, dict):
+            raise BridgeError("the snapshot's fdb must map MAC addresses to port names")
         return cls(**data)
 
 
@@ -196,6 +214,16 @@ def bridge_explorer(source, src: str | None = None, dst: str | None = None) -> w
     snap = source if isinstance(source, BridgeSnapshot) else (
         BridgeSnapshot.from_dict(source) if isinstance(source, (dict, str)) else bridge_snapshot(source))
     names = list(snap.endpoints())
+    if len(names) < 2:  # only the bridge device itself: nothing to ping across it
+        box = widgets.VBox([widgets.HTML(
+            f"<div class='netlab-error' style='color:#b00020'><b>Nothing to explore yet.</b> "
+            f"{html.escape(snap.bridge)} on {html.escape(snap.node)} has no ports: attach a container (a veth"
+            f" with master {html.escape(snap.bridge)}) and build the explorer again.</div>")])
+        box.snapshot = snap
+        return box
+    for role, name in (("src", src), ("dst", dst)):
+        if name is not None and name not in names:
+            raise BridgeError(f"{role}={name!r} is not on {snap.bridge}; pick one of {', '.join(names)}")
     src = src or names[0]
     dst = dst or names[1]
     s = widgets.Dropdown(options=names, value=src, description="source")

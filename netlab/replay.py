@@ -26,6 +26,7 @@ import os
 import platform
 import tempfile
 
+from .inputs import check_name
 from .sanitize import sanitize
 
 
@@ -42,6 +43,8 @@ def recordings_dir(path: str | None = None) -> str:
 
 
 def recording_path(name: str, path: str | None = None) -> str:
+    """``<recordings>/<name>.json``; a name that could leave the folder ('../x') raises ReplayError."""
+    check_name(name, "a recording's name", ReplayError)
     return os.path.join(recordings_dir(path), f"{name}.json")
 
 

@@ -12,6 +12,7 @@ import html
 
 import ipywidgets as widgets
 
+from .inputs import quote
 from .routetable import (FORMATS, SEED_TABLES, RouteTableError, explain_flags, lookup,
                          parse_routes)
 
@@ -86,6 +87,9 @@ def route_lookup_explorer(table_text: str | None = None,
     Mac host A's ``netstat -nr``. Children, in order: ``Dropdown``,
     ``Textarea``, ``Text``, ``HTML``.
     """
+    for what, value in (("table_text", table_text), ("destination", destination)):
+        if value is not None and not isinstance(value, str):
+            raise RouteTableError(f"{what} must be text (str), not {type(value).__name__} {quote(value)}.")
     labels = list(EXPLORER_TABLES)
     keys = [EXPLORER_TABLES[label] for label in labels]
     start = CUSTOM if table_text is not None else "mac-host-a"

@@ -53,6 +53,8 @@ from typing import Iterator, Sequence
 
 import netaddr
 
+from .inputs import one_line, quote, whole_number
+
 __all__ = [
     "FLAGS",
     "FORMATS",
@@ -195,10 +197,10 @@ FLAGS["iproute2-json"] = FLAGS["iproute2"]
 def _norm_format(fmt: str | None) -> str | None:
     if fmt is None:
         return None
-    key = str(fmt).strip().lower()
+    key = fmt.strip().lower() if isinstance(fmt, str) else None
     if key not in _FORMAT_ALIASES:
         raise RouteTableError(
-            f"Unknown table format {fmt!r}: use one of {', '.join(FORMATS)} "
+            f"Unknown table format {quote(fmt)}: use one of {', '.join(FORMATS)} "
             "(or leave it out to detect the format).")
     return _FORMAT_ALIASES[key]
 
@@ -213,6 +215,8 @@ def explain_flags(flags: str, fmt: str = "linux-route") -> str:
     line saying so rather than an error.
     """
     fmt = _norm_format(fmt) or "linux-route"
+    if not isinstance(flags, str):
+        raise RouteTableError(f"Flags must be text such as 'UGSc', not {type(flags).__name__} {quote(flags)}.")
     table = FLAGS[fmt]
     tool = FORMATS[fmt]
     items: list[str] = flags.split() if fmt.startswith("iproute2") else list(flags.strip())
@@ -291,7 +295,7 @@ class Route:
             try:
                 net = ipaddress.IPv4Network(str(dest), strict=True)
             except ValueError as exc:
-                raise RouteTableError(f"Route destination {dest!r} is not an IPv4 network: {exc}.")
+                raise RouteTableError(f"Route destination {quote(dest)} is not an IPv4 network: {exc}.")
             dest = netaddr.IPNetwork(str(net))
             object.__setattr__(self, "destination", dest)
         if dest.version != 4:
@@ -376,7 +380,12 @@ _PROMPT_RE = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*[#$%]|[#$%>]|➜\s+\S+|\S+@\S+?[:~ ]\S*\s*[#$%])\s*"
     r"(?:sudo\s+)?(?:route|netstat|ip)\b")
 _FENCE_RE = re.compile(r"^\s*```")
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}$")
+_MAC_RE = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}")
+#: The largest table read, in characters (and bytes from a file): real tables are a few kilobytes,
+#: and a bound keeps /dev/zero or a stray log file from filling the memory.
+MAX_TABLE_CHARS = 1 << 20
+#: A metric is a u32 in the kernel (RTA_PRIORITY).
+MAX_METRIC = 2 ** 32 - 1
 
 
 def _strict_ipv4(text: str) -> ipaddress.IPv4Address | None:
@@ -402,9 +411,34 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
 
 def _err(fmt: str, lineno: int, line: str, problem: str, expected: str) -> RouteTableError:
     return RouteTableError(
-        f"Line {lineno} of the {FORMATS[fmt]} table could not be read: {line.strip()!r}: "
+        f"Line {lineno} of the {FORMATS[fmt]} table could not be read: {quote(line.strip())}: "
         f"{problem}; expected {expected}.",
         lineno=lineno, line=line, expected=expected)
+
+
+def _number(fmt: str, lineno: int, line: str, text: str, what: str, expected: str,
+            hi: int = MAX_METRIC) -> int:
+    """A number in a table line (ASCII digits, 0..hi), or an error naming the line."""
+    try:
+        return whole_number(text, what, hi=hi, error=RouteTableError)
+    except RouteTableError as exc:
+        raise _err(fmt, lineno, line, str(exc), expected) from None
+
+
+def _check_text(text) -> str:
+    """The table text, if it is text of a readable size."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise RouteTableError(_EMPTY_MESSAGE)
+    if not isinstance(text, str):
+        raise RouteTableError(f"The route table must be text (str), not {type(text).__name__} "
+                              f"{quote(text)}; decode bytes first.")
+    if len(text) > MAX_TABLE_CHARS:
+        raise RouteTableError(f"The text is {len(text):,} characters long, more than a routing table "
+                              f"({MAX_TABLE_CHARS:,} at most): is it the right file?")
+    if "\0" in text:
+        raise RouteTableError("The text has NUL characters, so it is not a table a tool printed: "
+                              "paste the output of `route -n`, `netstat -nr` or `ip route`.")
+    return text
 
 
 _EMPTY_MESSAGE = ("The route table is empty: paste the output of `route -n` (Linux), "
@@ -413,9 +447,7 @@ _EMPTY_MESSAGE = ("The route table is empty: paste the output of `route -n` (Lin
 
 def detect_format(text: str) -> str:
     """Name the format of ``text``: one of :data:`FORMATS`' keys."""
-    if text is None or not str(text).strip():
-        raise RouteTableError(_EMPTY_MESSAGE)
-    lines = _content_lines(text)
+    lines = _content_lines(_check_text(text))
     if not lines:
         raise RouteTableError(
             "The text has no route lines (only blank lines, prompts or comments): paste the "
@@ -434,7 +466,7 @@ def detect_format(text: str) -> str:
     # route -n rows pasted without their header
     words = first.split()
     if (len(words) == 8 and _strict_ipv4(words[0]) and _strict_ipv4(words[2])
-            and re.fullmatch(r"[UGHRDMAC!]+", words[3]) and words[4].isdigit()):
+            and re.fullmatch(r"[UGHRDMAC!]+", words[3]) and re.fullmatch(r"[0-9]+", words[4])):
         return "linux-route"
     return "iproute2"
 
@@ -447,10 +479,9 @@ def parse_routes(text: str, fmt: str | None = None) -> RouteTable:
     skipped, so a block copied from the book parses as is. Raises
     :class:`RouteTableError` naming the line that could not be read.
     """
-    if text is None or not str(text).strip():
-        raise RouteTableError(_EMPTY_MESSAGE)
+    text = _check_text(text)
     fmt = _norm_format(fmt) or detect_format(text)
-    return _PARSERS[fmt](str(text))
+    return _PARSERS[fmt](text)
 
 
 # ---------------------------------------------------------------------------
@@ -483,7 +514,7 @@ def _parse_linux_route(text: str) -> RouteTable:
         if len(words) != len(cols):
             raise _err(fmt, lineno, line,
                        f"it has {len(words)} fields but the header names {len(cols)}",
-                       " ".join(cols))
+                       one_line(" ".join(cols), 120))
         row = dict(zip(cols, words))
         routes.append(_linux_row(fmt, lineno, line, row))
     return RouteTable(routes, fmt)
@@ -496,20 +527,20 @@ def _linux_row(fmt: str, lineno: int, line: str, row: dict[str, str]) -> Route:
     if _strict_ipv4(dest) is None:
         if re.fullmatch(r"[\w.-]+", dest_text) and not re.fullmatch(r"[\d.]+", dest_text):
             raise _err(fmt, lineno, line,
-                       f"the destination {dest_text!r} is a name, not an address",
+                       f"the destination {quote(dest_text)} is a name, not an address",
                        "numbers: run `route -n` instead of `route`")
-        raise _err(fmt, lineno, line, f"the destination {dest_text!r} is not an IPv4 address",
+        raise _err(fmt, lineno, line, f"the destination {quote(dest_text)} is not an IPv4 address",
                    "an address such as 10.6.0.0 in the Destination column")
     if _strict_ipv4(mask_text) is None:
-        raise _err(fmt, lineno, line, f"the genmask {mask_text!r} is not an IPv4 netmask",
+        raise _err(fmt, lineno, line, f"the genmask {quote(mask_text)} is not an IPv4 netmask",
                    "a netmask such as 255.255.0.0 in the Genmask column")
     try:
         net = ipaddress.IPv4Network(f"{dest}/{mask_text}", strict=True)
     except ValueError as exc:
-        raise _err(fmt, lineno, line, f"{dest}/{mask_text} is not a network ({exc})",
+        raise _err(fmt, lineno, line, f"{quote(dest + '/' + mask_text)} is not a network ({one_line(exc, 120)})",
                    "a contiguous netmask and a destination with no host bits set")
     if not re.fullmatch(r"[A-Za-z!]+", flags):
-        raise _err(fmt, lineno, line, f"the flags {flags!r} are not flag letters",
+        raise _err(fmt, lineno, line, f"the flags {quote(flags)} are not flag letters",
                    "letters such as U, UG or UGH in the Flags column")
     gateway: str | None
     if gw_text in ("0.0.0.0", "*", "-"):
@@ -517,14 +548,12 @@ def _linux_row(fmt: str, lineno: int, line: str, row: dict[str, str]) -> Route:
     elif _strict_ipv4(gw_text) is not None or re.fullmatch(r"[A-Za-z_][\w.-]*", gw_text):
         gateway = gw_text  # a name such as `_gateway` when `route` ran without -n
     else:
-        raise _err(fmt, lineno, line, f"the gateway {gw_text!r} is not an IPv4 address",
+        raise _err(fmt, lineno, line, f"the gateway {quote(gw_text)} is not an IPv4 address",
                    "an address, 0.0.0.0 or * in the Gateway column")
     metric = 0
     if "Metric" in row:
-        if not row["Metric"].isdigit():
-            raise _err(fmt, lineno, line, f"the metric {row['Metric']!r} is not a number",
-                       "a whole number in the Metric column")
-        metric = int(row["Metric"])
+        metric = _number(fmt, lineno, line, row["Metric"], "the metric",
+                         "a whole number in the Metric column")
     iface = row["Iface"]
     rtype = "unicast"
     if "!" in flags:
@@ -584,19 +613,17 @@ def _mac_destination(fmt: str, lineno: int, line: str, text: str, flags: str) ->
     addr_text, _, plen_text = text.partition("/")
     addr_text = addr_text.split("%", 1)[0]  # drop a %en0 scope suffix
     parts = addr_text.split(".")
-    if not (1 <= len(parts) <= 4) or not all(p.isdigit() and int(p) <= 255 and
-                                            (p == "0" or not p.startswith("0")) for p in parts):
+    if not (1 <= len(parts) <= 4) or not all(re.fullmatch(r"0|[1-9][0-9]{0,2}", p) and int(p) <= 255
+                                            for p in parts):
         if ":" in text:
-            raise _err(fmt, lineno, line, f"{text!r} is an IPv6 destination",
+            raise _err(fmt, lineno, line, f"{quote(text)} is an IPv6 destination",
                        "IPv4 routes from the Internet: section (the Internet6: section is skipped)")
-        raise _err(fmt, lineno, line, f"the destination {text!r} is not an IPv4 network",
+        raise _err(fmt, lineno, line, f"the destination {quote(text)} is not an IPv4 network",
                    "default, an address or an abbreviated network such as 10.64.1/24 or 169.254")
     padded = ".".join(parts + ["0"] * (4 - len(parts)))
     if plen_text:
-        if not plen_text.isdigit() or int(plen_text) > 32:
-            raise _err(fmt, lineno, line, f"the prefix length /{plen_text} is not 0-32",
-                       "a destination such as 10.64.1/24")
-        plen = int(plen_text)
+        plen = _number(fmt, lineno, line, plen_text, "the prefix length", "a destination such as 10.64.1/24",
+                       hi=32)
     elif "H" in flags:
         plen = 32
     else:
@@ -649,21 +676,21 @@ def _parse_macos(text: str) -> RouteTable:
         else:
             raise _err(fmt, lineno, line,
                        f"it has {len(words)} fields but the header names {len(columns)}",
-                       " ".join(columns))
+                       one_line(" ".join(columns), 120))
         flags = row["Flags"]
         if not re.fullmatch(r"[A-Za-z0-9]+", flags):
-            raise _err(fmt, lineno, line, f"the flags {flags!r} are not flag letters",
+            raise _err(fmt, lineno, line, f"the flags {quote(flags)} are not flag letters",
                        "letters such as UGSc or UCS in the Flags column")
         dest = _mac_destination(fmt, lineno, line, row["Destination"], flags)
         gw_text = row["Gateway"].split("%", 1)[0]
         gateway = link = None
         if "G" in flags and _strict_ipv4(gw_text) is not None:
             gateway = gw_text
-        elif gw_text.startswith("link#") or _MAC_RE.match(gw_text) or _strict_ipv4(gw_text) \
+        elif gw_text.startswith("link#") or _MAC_RE.fullmatch(gw_text) or _strict_ipv4(gw_text) \
                 or re.fullmatch(r"[A-Za-z][\w.-]*", gw_text):
             link = row["Gateway"]
         else:
-            raise _err(fmt, lineno, line, f"the gateway {gw_text!r} is not understood",
+            raise _err(fmt, lineno, line, f"the gateway {quote(gw_text)} is not understood",
                        "an address, link#N or a MAC address in the Gateway column")
         rtype = "blackhole" if "B" in flags else "unreachable" if "R" in flags else "unicast"
         routes.append(Route(
@@ -727,15 +754,15 @@ def _ip_destination(fmt: str, lineno: int, line: str, text: str) -> netaddr.IPNe
     if text == "default":
         return netaddr.IPNetwork("0.0.0.0/0")
     if ":" in text:
-        raise _err(fmt, lineno, line, f"{text!r} is an IPv6 destination",
+        raise _err(fmt, lineno, line, f"{quote(text)} is an IPv6 destination",
                    "IPv4 routes (`ip -4 route`)")
     try:
         net = ipaddress.IPv4Network(text, strict=True)
     except ValueError as exc:
         if "/" not in text and _strict_ipv4(text) is None:
-            raise _err(fmt, lineno, line, f"{text!r} is not a route type or an IPv4 destination",
+            raise _err(fmt, lineno, line, f"{quote(text)} is not a route type or an IPv4 destination",
                        _IP_EXPECTED)
-        raise _err(fmt, lineno, line, f"the destination {text!r} is not a network ({exc})",
+        raise _err(fmt, lineno, line, f"the destination {quote(text)} is not a network ({one_line(exc, 120)})",
                    "a destination such as 10.168.0.0/24, an address or default")
     return netaddr.IPNetwork(str(net))
 
@@ -748,7 +775,7 @@ def _parse_ip_line(fmt: str, lineno: int, line: str) -> Route:
         rtype = words[0]
         i = 1
         if len(words) < 2:
-            raise _err(fmt, lineno, line, f"{rtype!r} has no destination after it", _IP_EXPECTED)
+            raise _err(fmt, lineno, line, f"{quote(rtype)} has no destination after it", _IP_EXPECTED)
     dest = _ip_destination(fmt, lineno, line, words[i])
     i += 1
     attrs: dict[str, str] = {}
@@ -762,7 +789,7 @@ def _parse_ip_line(fmt: str, lineno: int, line: str) -> Route:
             continue
         if w in _IP_VALUE_KEYS:
             if i + 1 >= len(words):
-                raise _err(fmt, lineno, line, f"{w!r} has no value after it", _IP_EXPECTED)
+                raise _err(fmt, lineno, line, f"{quote(w)} has no value after it", _IP_EXPECTED)
             value = words[i + 1]
             i += 2
             if w == "via" and value in ("inet", "inet6") and i < len(words):
@@ -776,21 +803,18 @@ def _parse_ip_line(fmt: str, lineno: int, line: str) -> Route:
             else:
                 extra.append((w, value))
             continue
-        raise _err(fmt, lineno, line, f"{w!r} is not a word ip route prints", _IP_EXPECTED)
+        raise _err(fmt, lineno, line, f"{quote(w)} is not a word ip route prints", _IP_EXPECTED)
     gateway = attrs.get("via")
     if gateway is not None and _strict_ipv4(gateway) is None:
-        raise _err(fmt, lineno, line, f"the gateway {gateway!r} after via is not an IPv4 address",
+        raise _err(fmt, lineno, line, f"the gateway {quote(gateway)} after via is not an IPv4 address",
                    "via followed by an address such as 10.168.0.1")
     src = attrs.get("src")
     if src is not None and _strict_ipv4(src) is None:
-        raise _err(fmt, lineno, line, f"the source {src!r} after src is not an IPv4 address",
+        raise _err(fmt, lineno, line, f"the source {quote(src)} after src is not an IPv4 address",
                    "src followed by an address such as 10.168.0.2")
     metric = 0
     if "metric" in attrs:
-        if not attrs["metric"].isdigit():
-            raise _err(fmt, lineno, line, f"the metric {attrs['metric']!r} is not a number",
-                       "metric followed by a whole number")
-        metric = int(attrs["metric"])
+        metric = _number(fmt, lineno, line, attrs["metric"], "the metric", "metric followed by a whole number")
     return Route(
         destination=dest, gateway=gateway, interface=attrs.get("dev"), metric=metric,
         flags=" ".join(flags), source=fmt, line=line, type=rtype, scope=attrs.get("scope"),
@@ -816,11 +840,13 @@ def _parse_nexthop(fmt: str, lineno: int, line: str) -> tuple[str | None, str | 
                 i += 1
             got[w] = value
             continue
-        raise _err(fmt, lineno, line, f"{w!r} is not a word of a nexthop line",
+        raise _err(fmt, lineno, line, f"{quote(w)} is not a word of a nexthop line",
                    "nexthop via ADDR dev NAME weight N")
     if "via" in got and _strict_ipv4(got["via"]) is None:
-        raise _err(fmt, lineno, line, f"the nexthop gateway {got['via']!r} is not an IPv4 address",
+        raise _err(fmt, lineno, line, f"the nexthop gateway {quote(got['via'])} is not an IPv4 address",
                    "nexthop via ADDR dev NAME weight N")
+    if "weight" in got:  # 1-256 in ip-route(8)
+        _number(fmt, lineno, line, got["weight"], "the weight", "nexthop via ADDR dev NAME weight N", hi=256)
     return got.get("via"), got.get("dev"), got.get("weight")
 
 
@@ -888,17 +914,100 @@ def _render_iproute(routes: Sequence[Route]) -> str:
 
 _JSON_KNOWN = {"type", "dst", "gateway", "dev", "protocol", "scope", "prefsrc", "metric",
                "flags", "table", "nexthops"}
+#: ``ip -j route`` nests four deep (list, route, nexthops, nexthop); json.loads recurses once per
+#: level, so a file of 100,000 '[' would end in RecursionError: refuse deep nesting before parsing.
+_JSON_MAX_DEPTH = 16
+#: What each string key holds, for the message when it holds something else.
+_JSON_STRINGS = {"type": "unicast", "dst": "10.0.0.0/24", "gateway": "10.168.0.1", "dev": "eth0",
+                 "protocol": "kernel", "scope": "link", "prefsrc": "10.168.0.2", "table": "main"}
+
+
+def _json_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in ``text`` (brackets inside strings do not count); stops
+    counting past :data:`_JSON_MAX_DEPTH`. Linear: it visits only brackets, quotes and backslashes."""
+    depth = deepest = 0
+    in_string, escaped_at = False, -1
+    for m in re.finditer(r'[\[\]{}"\\]', text):
+        i, c = m.start(), m.group()
+        if i == escaped_at:
+            continue
+        if in_string:
+            if c == "\\":
+                escaped_at = i + 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > _JSON_MAX_DEPTH:
+                break
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json_int(digits: str) -> int:
+    # json.loads converts any run of digits, and past 4,300 digits Python refuses with ValueError.
+    if len(digits.lstrip("-")) > 20:
+        raise RouteTableError(f"The JSON has a number with {len(digits):,} digits; no field of "
+                              "`ip -j route` is that large.")
+    return int(digits)
+
+
+def _json_excerpt(value) -> str:
+    return one_line(json.dumps(value), 80)
+
+
+def _json_value(item: dict, key: str, where: str):
+    """item[key] if it is a string (or absent: None); a table may also be a number."""
+    value = item.get(key)
+    if key == "table" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is not None and not isinstance(value, str):
+        raise RouteTableError(f"{where} has \"{key}\": {_json_excerpt(value)}, not a string; "
+                              f"expected text such as \"{_JSON_STRINGS[key]}\".")
+    return value
+
+
+def _json_address(value, key: str, where: str):
+    if value is not None and _strict_ipv4(value) is None:
+        raise RouteTableError(f"{where} has {key} {quote(value)}, not an IPv4 address.")
+    return value
+
+
+def _json_hops(item: dict, where: str) -> list:
+    hops = item.get("nexthops", [])
+    if not isinstance(hops, list):
+        raise RouteTableError(f"{where} has \"nexthops\": {_json_excerpt(hops)}, not a list; expected "
+                              "[{\"gateway\": \"10.0.0.1\", \"dev\": \"eth0\", \"weight\": 1}, ...].")
+    out = []
+    for k, hop in enumerate(hops, start=1):
+        here = f"{where}, nexthop {k}:"
+        if not isinstance(hop, dict):
+            raise RouteTableError(f"{here} it is {type(hop).__name__}, not an object; expected "
+                                  "{\"gateway\": \"10.0.0.1\", \"dev\": \"eth0\", \"weight\": 1}.")
+        weight = hop.get("weight")
+        if weight is not None:  # 1-256 in ip-route(8)
+            weight = str(whole_number(weight, f"{here} the weight", lo=1, hi=256, error=RouteTableError))
+        out.append((_json_address(_json_value(hop, "gateway", here), "gateway", here),
+                    _json_value(hop, "dev", here), weight))
+    return out
 
 
 def _parse_json(text: str) -> RouteTable:
     fmt = "iproute2-json"
+    if _json_depth(text) > _JSON_MAX_DEPTH:
+        raise RouteTableError(f"The JSON nests brackets more than {_JSON_MAX_DEPTH} deep, which `ip -j route` "
+                              "never does; expected the list it prints.")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         bad = text.splitlines()[exc.lineno - 1] if exc.lineno - 1 < len(text.splitlines()) else ""
         raise RouteTableError(
             f"Line {exc.lineno} of the ip -j route output is not valid JSON ({exc.msg} at column "
-            f"{exc.colno}): {bad.strip()[:80]!r}; expected the list `ip -j route` prints.",
+            f"{exc.colno}): {quote(bad.strip())}; expected the list `ip -j route` prints.",
             lineno=exc.lineno, line=bad, expected="JSON from `ip -j route`")
     if isinstance(data, dict):
         data = [data]
@@ -911,39 +1020,41 @@ def _parse_json(text: str) -> RouteTable:
             raise RouteTableError(f"{where} is {type(item).__name__}, not an object; "
                                   "expected objects such as {\"dst\": \"default\", ...}.")
         if "dst" not in item:
-            raise RouteTableError(f"{where} has no \"dst\" key: {json.dumps(item)[:80]}; "
+            raise RouteTableError(f"{where} has no \"dst\" key: {_json_excerpt(item)}; "
                                   "expected a destination such as \"default\" or \"10.0.0.0/24\".")
-        dst_text = str(item["dst"])
+        dst_text = _json_value(item, "dst", where)
+        if dst_text is None:
+            raise RouteTableError(f"{where} has \"dst\": null; expected a destination such as \"default\" or "
+                                  "\"10.0.0.0/24\".")
         line = json.dumps(item)
         try:
             dest = _ip_destination(fmt, n, line, dst_text)
         except RouteTableError as exc:
             raise RouteTableError(f"{where}: {exc.args[0].split(': ', 2)[-1]}", expected=exc.expected)
-        gateway = item.get("gateway")
-        if gateway is not None and _strict_ipv4(str(gateway)) is None:
-            raise RouteTableError(f"{where} has gateway {gateway!r}, not an IPv4 address.")
-        metric = item.get("metric", 0)
-        if not isinstance(metric, int) or isinstance(metric, bool) or metric < 0:
-            raise RouteTableError(f"{where} has metric {metric!r}, not a whole number.")
+        gateway = _json_address(_json_value(item, "gateway", where), "gateway", where)
+        metric = whole_number(item.get("metric", 0), f"{where}: the metric", hi=MAX_METRIC,
+                              error=RouteTableError)
         flags = item.get("flags", [])
-        if not isinstance(flags, list):
-            raise RouteTableError(f"{where} has flags {flags!r}, not a list of words.")
-        hops = []
-        for hop in item.get("nexthops", []) or []:
-            if isinstance(hop, dict):
-                hops.append((hop.get("gateway"), hop.get("dev"),
-                             None if hop.get("weight") is None else str(hop["weight"])))
+        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+            raise RouteTableError(f"{where} has flags {_json_excerpt(flags)}, not a list of words "
+                                  "such as [\"onlink\"].")
+        rtype = _json_value(item, "type", where) or "unicast"
+        if rtype not in _ROUTE_TYPES:
+            raise RouteTableError(f"{where} has type {quote(rtype)}; expected one of {', '.join(_ROUTE_TYPES)}.")
+        hops = _json_hops(item, where)
         extra = tuple((k, json.dumps(v, sort_keys=True)) for k, v in item.items()
                       if k not in _JSON_KNOWN)
         if gateway is None and hops:
             gateway = hops[0][0]
         routes.append(Route(
             destination=dest, gateway=gateway,
-            interface=item.get("dev") or (hops[0][1] if hops else None),
-            metric=metric, flags=" ".join(str(f) for f in flags), source=fmt, line=line,
-            type=item.get("type", "unicast"), scope=item.get("scope"), proto=item.get("protocol"),
-            src=item.get("prefsrc"), onlink="onlink" in flags, linkdown="linkdown" in flags,
-            table=item.get("table"), nexthops=tuple(hops), extra=extra, lineno=n))
+            interface=_json_value(item, "dev", where) or (hops[0][1] if hops else None),
+            metric=metric, flags=" ".join(flags), source=fmt, line=line,
+            type=rtype, scope=_json_value(item, "scope", where),
+            proto=_json_value(item, "protocol", where),
+            src=_json_address(_json_value(item, "prefsrc", where), "prefsrc", where),
+            onlink="onlink" in flags, linkdown="linkdown" in flags,
+            table=_json_value(item, "table", where), nexthops=tuple(hops), extra=extra, lineno=n))
     return RouteTable(routes, fmt)
 
 
@@ -1109,28 +1220,33 @@ class Lookup:
 
 
 def _parse_lookup_address(destination) -> ipaddress.IPv4Address:
-    text = "" if destination is None else str(destination).strip()
+    if isinstance(destination, ipaddress.IPv4Address):
+        destination = str(destination)
+    if destination is not None and not isinstance(destination, str):
+        raise RouteTableError(f"The destination must be text such as '10.6.8.1', not "
+                              f"{type(destination).__name__} {quote(destination)}.")
+    text = "" if destination is None else destination.strip()
     if not text:
         raise RouteTableError("Enter a destination IPv4 address to look up, for example 10.6.8.1.")
     if "/" in text:
         raise RouteTableError(
-            f"{text!r} is a network; a route lookup takes one address, for example "
-            f"{text.split('/')[0]}.")
+            f"{quote(text)} is a network; a route lookup takes one address, for example "
+            f"{quote(text.split('/')[0])}.")
     if ":" in text:
-        raise RouteTableError(f"{text!r} is an IPv6 address; these tables are IPv4, so enter an "
+        raise RouteTableError(f"{quote(text)} is an IPv6 address; these tables are IPv4, so enter an "
                               "address such as 10.6.8.1.")
     parts = text.split(".")
     if len(parts) != 4:
-        raise RouteTableError(f"{text!r} is not an IPv4 address: write four numbers 0-255 "
+        raise RouteTableError(f"{quote(text)} is not an IPv4 address: write four numbers 0-255 "
                               "separated by dots, for example 10.6.8.1.")
     for p in parts:
-        if not p.isdigit():
-            raise RouteTableError(f"{text!r} is not an IPv4 address: {p!r} is not a number "
-                                  "(write four numbers 0-255, for example 10.6.8.1).")
-        if int(p) > 255:
-            raise RouteTableError(f"{text!r} is not an IPv4 address: {p} is larger than 255.")
+        if not re.fullmatch(r"[0-9]+", p):  # not isdigit(): it takes '²' and '١'
+            raise RouteTableError(f"{quote(text)} is not an IPv4 address: {quote(p)} is not a number "
+                                  "(write four numbers 0-255 in the digits 0-9, for example 10.6.8.1).")
+        if len(p) > 3 or int(p) > 255:
+            raise RouteTableError(f"{quote(text)} is not an IPv4 address: {p[:12] + ('…' if len(p) > 12 else '')} is larger than 255.")
         if len(p) > 1 and p.startswith("0"):
-            raise RouteTableError(f"{text!r} is not an IPv4 address: {p!r} has a leading zero, "
+            raise RouteTableError(f"{quote(text)} is not an IPv4 address: {quote(p)} has a leading zero, "
                                   "which some tools read as octal; write it without.")
     return ipaddress.IPv4Address(text)
 
@@ -1268,7 +1384,7 @@ def lookup(table: RouteTable | str, destination: str) -> Lookup:
     if mac and r.link:
         if r.link.startswith("link#"):
             link_note = f" ({r.link}: directly connected on interface index {r.link[5:]})"
-        elif _MAC_RE.match(r.link):
+        elif _MAC_RE.fullmatch(r.link):
             link_note = f" to MAC address {r.link} (an ARP entry)"
     down = (f" Note: {r.interface} has no carrier (linkdown); Linux still uses the route unless "
             "net.ipv4.conf.*.ignore_routes_with_linkdown is set.") if r.linkdown else ""
@@ -1296,7 +1412,7 @@ def lookup(table: RouteTable | str, destination: str) -> Lookup:
     out = f" out of {r.interface}" if r.interface else ""
     if r.interface and re.fullmatch(r"lo\d*", r.interface):
         hop = ": it loops back inside this host"
-    elif mac and r.link and _MAC_RE.match(r.link):
+    elif mac and r.link and _MAC_RE.fullmatch(r.link):
         hop = ""
     else:
         hop = f": {dest} itself is the next hop"
@@ -1327,30 +1443,48 @@ def add_routes_command(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _read_table(name: str, shown: str) -> str:
+    """The table's text from a file or standard input ('-'), reading at most one byte more than
+    :data:`MAX_TABLE_CHARS` (so /dev/zero or a disk image costs a megabyte, not the memory)."""
+    if "\0" in name:  # open() would raise ValueError, which no caller expects
+        raise RouteTableError("the file name has a NUL character in it; give the path of a text file.")
+    try:
+        if name == "-":
+            stream = getattr(sys.stdin, "buffer", None)  # a StringIO (tests) has no buffer
+            data = stream.read(MAX_TABLE_CHARS + 1) if stream else sys.stdin.read(MAX_TABLE_CHARS + 1)
+        else:
+            with open(name, "rb") as fh:
+                data = fh.read(MAX_TABLE_CHARS + 1)
+    except OSError as exc:
+        raise RouteTableError(f"cannot read it: {exc.strerror or exc}.") from None
+    if len(data) > MAX_TABLE_CHARS:
+        raise RouteTableError(f"it is larger than {MAX_TABLE_CHARS // 1024:,} KiB, far more than a routing "
+                              "table: is it the right file?")
+    if isinstance(data, str):
+        return data
+    if b"\0" in data:
+        raise RouteTableError("it is a binary file (it has NUL bytes), not a table a tool printed; "
+                              "save the output of `ip route` (or route -n, netstat -nr) as text.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RouteTableError("it is not UTF-8 text; save the table as plain text.") from None
+
+
 def run_routes_command(args, stdout=None, stderr=None) -> int:
     """Run ``routes``: 0 when every lookup finds a usable route, 1 when one does
     not (no route, blackhole, reject), 2 when the input cannot be read."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     name = getattr(args, "file", "-") or "-"
+    shown = "standard input" if name == "-" else quote(name)
     try:
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            with open(name, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as exc:
-        print(f"netlab routes: cannot read {name}: {exc.strerror or exc}.", file=stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"netlab routes: {name} is not UTF-8 text; save the table as plain text.",
-              file=stderr)
-        return 2
-    try:
+        text = _read_table(name, shown)
         table = parse_routes(text, getattr(args, "format", None))
         results = [lookup(table, a) for a in (getattr(args, "lookup", None) or [])]
     except RouteTableError as exc:
-        print(f"netlab routes: {name}: {exc}", file=stderr)
+        # one line: file names and table text in the message are quoted, and the line is bounded
+        print(one_line(f"netlab routes: {shown}: {exc}"), file=stderr)
         return 2
     print(f"# {table.format_name}, {len(table)} routes", file=stdout)
     for note in table.notes:

@@ -21,16 +21,45 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-IFNAMSIZ = 15  # the kernel's limit on interface names, without the NUL
-_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_NODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from .inputs import NAME_RULE, check_name, quote, whole_number
+
+IFNAMSIZ = 15  # the kernel's limit on interface names in bytes, without the NUL
+# Patterns are used with fullmatch: `$` also matches before a trailing newline.
+_MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+_NODE_RE = NAME_RULE
+#: Interface names: the kernel refuses '/', ':' and whitespace (dev_valid_name), and `ip -batch`,
+#: which builds the world, reads '#' as a comment and quotes and backslashes as quoting; so names
+#: keep to the characters every Linux tool prints and parses as they are.
+_IFNAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_SYSCTL_KEY_RE = re.compile(r"net\.[A-Za-z0-9_.-]+")
 IPTABLES_TABLES = ("filter", "nat", "mangle", "raw", "security")
 
 
 class TopologyError(ValueError):
     """A topology declaration is invalid; the message names the offending item."""
+
+
+def _text(value, what: str, example: str, *, limit: int = 256) -> str:
+    """A one-line string argument (no control characters: they would split a command line)."""
+    if not isinstance(value, str):
+        raise TopologyError(f"{what}: expected a string such as {example!r}, not {type(value).__name__} {quote(value)}")
+    if len(value) > limit or not value.isprintable():
+        raise TopologyError(f"{what}: {quote(value)} must be one line of at most {limit} printable characters")
+    return value
+
+
+def _shown(value) -> str:
+    """A name or value inside a message: as is when it is short plain text, else a bounded repr."""
+    return value if isinstance(value, str) and len(value) <= 64 and value.isprintable() else quote(value)
+
+
+def _flag(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TopologyError(f"{what}: expected True or False, not {type(value).__name__} {quote(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -51,7 +80,7 @@ class End:
         if isinstance(spec, str) and spec.count(":") == 1:
             node, ifname = spec.split(":")
             return cls(node, ifname)
-        raise TopologyError(f"link end {spec!r} must be End(node, ifname, ...) or 'node:ifname'")
+        raise TopologyError(f"link end {quote(spec)} must be End(node, ifname, ...) or 'node:ifname'")
 
 
 @dataclass
@@ -136,6 +165,23 @@ class Node:
         return "\n".join(lines)
 
 
+def check_ifname(ifname, what: str, error=TopologyError, where: str = "") -> str:
+    """``ifname`` if the kernel and `ip` take it as an interface name; else ``error``, one sentence.
+
+    IFNAMSIZ counts bytes, not characters: 'ééééééééé' is 9 characters and 18 bytes.
+    """
+    if not isinstance(ifname, str) or not ifname:
+        raise error(f"{what} {quote(ifname)} must be a non-empty string such as 'eth0'")
+    size = len(ifname.encode("utf-8", "surrogatepass"))
+    if size > IFNAMSIZ:
+        unit = f"{len(ifname)} characters" if size == len(ifname) else f"{size} bytes ({len(ifname)} characters)"
+        raise error(f"{what} {quote(ifname)}{where} has {unit}; the kernel allows at most {IFNAMSIZ} bytes (IFNAMSIZ)")
+    if ifname in (".", "..") or not _IFNAME_RE.fullmatch(ifname):
+        raise error(f"{what} {quote(ifname)}{where} may use only ASCII letters, digits, '_', '.' and '-'"
+                    f" (no spaces, '/', ':', '#', quotes or backslashes), e.g. 'eth0' or 'flannel.1'")
+    return ifname
+
+
 def default_mac(node: str, ifname: str) -> str:
     """A fixed, locally administered unicast MAC for an interface without one."""
     h = hashlib.sha256(f"{node}/{ifname}".encode()).hexdigest()
@@ -146,60 +192,76 @@ class Topology:
     """A named graph of nodes (network namespaces) and the devices in them."""
 
     def __init__(self, name: str):
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
-            raise TopologyError(f"topology name {name!r} must be letters, digits, '_', '.' or '-'")
+        # The name becomes the recording's file name: check_name refuses '/', '..' and newlines.
+        check_name(name, "topology name", TopologyError)
         self.name = name
         self.nodes: dict[str, Node] = {}
         self.links: list[tuple[End, End]] = []
 
     # ---------------------------------------------------------------- helpers
     def _node(self, name: str, what: str) -> Node:
+        if not isinstance(name, str):
+            raise TopologyError(f"{what}: a node is named by a string, not {type(name).__name__} {quote(name)}")
         if name not in self.nodes:
             known = ", ".join(self.nodes) or "none yet"
-            raise TopologyError(f"{what}: unknown node {name!r} (declared nodes: {known}); add_node() it first")
+            raise TopologyError(f"{what}: unknown node {quote(name)} (declared nodes: {known}); add_node() it first")
         return self.nodes[name]
 
+    def _iface(self, node: Node, name, what: str, role: str = "dev") -> Interface | None:
+        """An existing interface of ``node`` named by ``name`` (a string)."""
+        if not isinstance(name, str):
+            raise TopologyError(f"{what}: {role} must be an interface name (a string), not "
+                                f"{type(name).__name__} {quote(name)}")
+        if name not in node.interfaces:
+            return None
+        return node.interfaces[name]
+
     def _check_ifname(self, node: Node, ifname: str, what: str) -> None:
-        if not isinstance(ifname, str) or not ifname:
-            raise TopologyError(f"{what}: interface name {ifname!r} must be a non-empty string")
-        if len(ifname) > IFNAMSIZ:
-            raise TopologyError(f"{what}: interface name {ifname!r} on {node.name} has {len(ifname)} characters;"
-                                f" the kernel allows at most {IFNAMSIZ} (IFNAMSIZ)")
-        if ifname in (".", "..") or re.search(r"[\s/:]", ifname):
-            raise TopologyError(f"{what}: interface name {ifname!r} may not contain spaces, '/' or ':'")
+        check_ifname(ifname, f"{what}: interface name", TopologyError, where=f" on {node.name}")
         if ifname in node.interfaces or ifname == "lo":
             raise TopologyError(f"{what}: node {node.name} already has an interface named {ifname!r}")
 
     @staticmethod
-    def _check_mac(mac: str | None, what: str) -> str | None:
-        if mac is None:
+    def _check_mac(mac: str | None, what: str, required: bool = False) -> str | None:
+        if mac is None and not required:
             return None
-        m = str(mac).lower()
-        if not _MAC_RE.match(m):
-            raise TopologyError(f"{what}: {mac!r} is not a MAC address like 5e:f8:4f:00:e3:37")
+        if not isinstance(mac, str):
+            raise TopologyError(f"{what}: the MAC address must be a string like '5e:f8:4f:00:e3:37', not "
+                                f"{type(mac).__name__} {quote(mac)}")
+        m = mac.lower()
+        if not _MAC_RE.fullmatch(m):
+            raise TopologyError(f"{what}: {quote(mac)} is not a MAC address like 5e:f8:4f:00:e3:37")
         if int(m[:2], 16) & 1:
             raise TopologyError(f"{what}: {mac!r} is a multicast MAC; an interface needs a unicast one")
         return m
 
     @staticmethod
     def _check_ip(ip: str, what: str) -> str:
-        try:
-            return str(ipaddress.ip_address(ip))
-        except ValueError:
-            raise TopologyError(f"{what}: {ip!r} is not an IP address") from None
+        # ipaddress also takes ints (5 is 0.0.0.5) and scoped 'fe80::1%eth0', which `ip` does not.
+        if isinstance(ip, str) and "%" not in ip:
+            try:
+                return str(ipaddress.ip_address(ip))
+            except ValueError:
+                pass
+        raise TopologyError(f"{what}: {quote(ip)} is not an IP address") from None
 
     def _check_addresses(self, node: Node, address, what: str) -> list[str]:
         if address is None:
             return []
+        if not isinstance(address, (str, list, tuple)):
+            raise TopologyError(f"{what}: address must be a string like '192.168.0.3/26' or a list of them,"
+                                f" not {type(address).__name__} {quote(address)}")
         addrs = [address] if isinstance(address, str) else list(address)
         out = []
         for a in addrs:
             if not isinstance(a, str) or "/" not in a:
-                raise TopologyError(f"{what}: address {a!r} must be in CIDR form like 192.168.0.3/26")
+                raise TopologyError(f"{what}: address {quote(a)} must be in CIDR form like 192.168.0.3/26")
             try:
+                if "%" in a:
+                    raise ValueError("scoped")
                 iface = ipaddress.ip_interface(a)
             except ValueError:
-                raise TopologyError(f"{what}: {a!r} is not a valid CIDR address") from None
+                raise TopologyError(f"{what}: {quote(a)} is not a valid CIDR address") from None
             if iface.version == 6 and not node.ipv6:
                 raise TopologyError(f"{what}: {a!r} is IPv6 but node {node.name} has IPv6 disabled;"
                                     f" declare it with add_node({node.name!r}, ipv6=True)")
@@ -210,16 +272,16 @@ class Topology:
         return out
 
     def _check_mtu(self, mtu, what: str):
-        if mtu is not None and (not isinstance(mtu, int) or not 68 <= mtu <= 65535):
-            raise TopologyError(f"{what}: mtu {mtu!r} must be an integer from 68 to 65535")
+        if mtu is not None and (isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 65535):
+            raise TopologyError(f"{what}: mtu {quote(mtu)} must be an integer from 68 to 65535")
         return mtu
 
     def _check_master(self, node: Node, master: str | None, what: str) -> None:
         if master is None:
             return
-        br = node.interfaces.get(master)
+        br = self._iface(node, master, what, "master")
         if br is None or br.kind != "bridge":
-            raise TopologyError(f"{what}: master {master!r} is not a bridge on node {node.name};"
+            raise TopologyError(f"{what}: master {quote(master)} is not a bridge on node {node.name};"
                                 f" add_bridge({node.name!r}, {master!r}) first")
 
     def _add_iface(self, node: Node, iface: Interface) -> Interface:
@@ -231,11 +293,14 @@ class Topology:
     # ------------------------------------------------------------ declaration
     def add_node(self, name: str, sysctls: dict | None = None, ipv6: bool = False) -> Node:
         """A network namespace named ``name`` (so ``ip netns exec name ...`` works)."""
-        if not isinstance(name, str) or not _NODE_RE.match(name):
-            raise TopologyError(f"node name {name!r} must start with a letter or digit and use only"
-                                f" letters, digits, '_', '.' or '-'")
+        # The name is a file in /run/netns and an argument of every `ip netns exec`.
+        check_name(name, "node name", TopologyError)
         if name in self.nodes:
             raise TopologyError(f"node {name!r} is declared twice")
+        _flag(ipv6, f"node {name}: ipv6")
+        if sysctls is not None and not isinstance(sysctls, Mapping):
+            raise TopologyError(f"node {name}: sysctls must be a dict such as {{'net.ipv4.ip_forward': 1}},"
+                                f" not {type(sysctls).__name__} {quote(sysctls)}")
         node = self.nodes[name] = Node(name, ipv6=ipv6)
         for key, value in (sysctls or {}).items():
             self.add_sysctl(name, key, value)
@@ -243,7 +308,7 @@ class Topology:
 
     def add_bridge(self, node: str, name: str, address=None, mac=None, mtu=None) -> Interface:
         """A Linux bridge (a virtual switch) such as ``docker0`` or ``cni0``."""
-        what = f"bridge {node}:{name}"
+        what = f"bridge {_shown(node)}:{_shown(name)}"
         n = self._node(node, what)
         self._check_ifname(n, name, what)
         return self._add_iface(n, Interface(node, name, "bridge", self._check_addresses(n, address, what),
@@ -252,7 +317,7 @@ class Topology:
     def add_link(self, a: End | str, b: End | str, mtu: int | None = None) -> tuple[Interface, Interface]:
         """A veth pair: a cable whose two ends may sit in different nodes."""
         ea, eb = End.parse(a), End.parse(b)
-        what = f"link {ea.node}:{ea.ifname} <-> {eb.node}:{eb.ifname}"
+        what = f"link {_shown(ea.node)}:{_shown(ea.ifname)} <-> {_shown(eb.node)}:{_shown(eb.ifname)}"
         na, nb = self._node(ea.node, what), self._node(eb.node, what)
         self._check_ifname(na, ea.ifname, what)
         self._check_ifname(nb, eb.ifname, what)
@@ -282,15 +347,14 @@ class Topology:
     def add_vxlan(self, node: str, name: str, vni: int, local: str, dev: str, dstport: int = 8472,
                   mac=None, address=None, learning: bool = False, mtu=None) -> Interface:
         """A VXLAN tunnel endpoint (VTEP) such as flannel's ``flannel.1`` (UDP 8472)."""
-        what = f"vxlan {node}:{name}"
+        what = f"vxlan {_shown(node)}:{_shown(name)}"
         n = self._node(node, what)
         self._check_ifname(n, name, what)
-        if not isinstance(vni, int) or not 0 <= vni < 2 ** 24:
-            raise TopologyError(f"{what}: vni {vni!r} must be an integer below 2**24")
-        if not isinstance(dstport, int) or not 0 < dstport < 65536:
-            raise TopologyError(f"{what}: dstport {dstport!r} must be a UDP port number")
-        if dev not in n.interfaces:
-            raise TopologyError(f"{what}: underlay device {dev!r} is not an interface of {node}")
+        vni = whole_number(vni, f"{what}: vni (24 bits)", hi=2 ** 24 - 1, error=TopologyError)
+        dstport = whole_number(dstport, f"{what}: dstport (a UDP port)", lo=1, hi=65535, error=TopologyError)
+        _flag(learning, f"{what}: learning")
+        if self._iface(n, dev, what) is None:
+            raise TopologyError(f"{what}: underlay device {quote(dev)} is not an interface of {node}")
         local = self._check_ip(local, what)
         return self._add_iface(n, Interface(node, name, "vxlan", self._check_addresses(n, address, what),
                                             self._check_mac(mac, what), self._check_mtu(mtu, what),
@@ -299,7 +363,7 @@ class Topology:
 
     def add_tun(self, node: str, name: str, address=None, mtu=None) -> Interface:
         """A persistent TUN device (layer 3, like flannel's UDP-mode ``flannel0``)."""
-        what = f"tun {node}:{name}"
+        what = f"tun {_shown(node)}:{_shown(name)}"
         n = self._node(node, what)
         self._check_ifname(n, name, what)
         return self._add_iface(n, Interface(node, name, "tun", self._check_addresses(n, address, what),
@@ -308,17 +372,22 @@ class Topology:
     def add_route(self, node: str, dst: str, via: str | None = None, dev: str | None = None,
                   onlink: bool = False, metric: int | None = None) -> Route:
         """A static route, ``ip route add DST [via GW] [dev DEV] [onlink] [metric N]``."""
-        what = f"route {dst} on {node}"
+        what = f"route {_shown(dst)} on {_shown(node)}"
         n = self._node(node, what)
+        if not isinstance(dst, str):
+            raise TopologyError(f"{what}: destination must be 'default' or a network like 10.1.16.0/24 (a string)")
         if dst != "default":
             try:
+                if "%" in dst:
+                    raise ValueError("a scope is not part of a route's destination")
                 dst = str(ipaddress.ip_network(dst))
             except ValueError as e:
                 raise TopologyError(f"{what}: destination must be 'default' or a network like 10.1.16.0/24 ({e})") from None
         if via is None and dev is None:
             raise TopologyError(f"{what}: give a gateway (via=) or a device (dev=)")
-        if dev is not None and dev not in n.interfaces:
-            raise TopologyError(f"{what}: dev {dev!r} is not an interface of {node}")
+        if dev is not None and self._iface(n, dev, what) is None:
+            raise TopologyError(f"{what}: dev {quote(dev)} is not an interface of {node}")
+        _flag(onlink, f"{what}: onlink")
         if onlink and dev is None:
             raise TopologyError(f"{what}: onlink needs dev= (the kernel must know which link the gateway is on)")
         if via is not None:
@@ -331,8 +400,8 @@ class Topology:
                     where = f"{dev}'s subnets" if dev else f"any subnet of {node}"
                     raise TopologyError(f"{what}: gateway {gw} is not on {where}"
                                         f" ({', '.join(map(str, nets)) or 'none'}); fix the address or pass onlink=True")
-        if metric is not None and (not isinstance(metric, int) or metric < 0):
-            raise TopologyError(f"{what}: metric {metric!r} must be a non-negative integer")
+        if metric is not None:  # a u32 in the kernel (RTA_PRIORITY)
+            metric = whole_number(metric, f"{what}: metric", hi=2 ** 32 - 1, error=TopologyError)
         route = Route(dst, via, dev, onlink, metric)
         if any(r.dst == dst and r.metric == metric for r in n.routes):
             raise TopologyError(f"{what}: {node} already has a route to {dst} with metric {metric}")
@@ -341,39 +410,43 @@ class Topology:
 
     def add_sysctl(self, node: str, key: str, value) -> None:
         """``sysctl -w key=value`` inside the node, e.g. ``net.ipv4.ip_forward=1``."""
-        what = f"sysctl {key} on {node}"
+        what = f"sysctl {_shown(key)} on {_shown(node)}"
         n = self._node(node, what)
-        if not isinstance(key, str) or not re.match(r"^net\.[A-Za-z0-9_.-]+$", key) or ".." in key:
+        if not isinstance(key, str) or not _SYSCTL_KEY_RE.fullmatch(key) or ".." in key:
             raise TopologyError(f"{what}: only per-namespace net.* keys can be set in a node")
-        n.sysctls.append((key, str(value)))
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TopologyError(f"{what}: the value must be a number or a string such as 1 or '4096 87380 6291456',"
+                                f" not {type(value).__name__} {quote(value)}")
+        n.sysctls.append((key, _text(str(value), what + ": value", "1", limit=128)))
 
     def add_iptables(self, node: str, rule: str, table: str = "filter") -> None:
         """One rule in iptables-save syntax, e.g. ``-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE``."""
-        what = f"iptables rule {rule!r} on {node}"
+        what = f"iptables rule {quote(rule)} on {_shown(node)}"
         n = self._node(node, what)
-        if table not in IPTABLES_TABLES:
-            raise TopologyError(f"{what}: table {table!r} is not one of {', '.join(IPTABLES_TABLES)}")
-        if not isinstance(rule, str) or not re.match(r"^-[AIN] \S+", rule) or "\n" in rule:
+        if not isinstance(table, str) or table not in IPTABLES_TABLES:
+            raise TopologyError(f"{what}: table {quote(table)} is not one of {', '.join(IPTABLES_TABLES)}")
+        if not isinstance(rule, str) or not re.match(r"-[AIN] \S+", rule) or not rule.isprintable() \
+                or len(rule) > 1024:
             raise TopologyError(f"{what}: write it as iptables-save does, starting with -A CHAIN, -I CHAIN or -N CHAIN")
         n.iptables.append((table, rule))
 
     def add_neigh(self, node: str, dev: str, ip: str, mac: str) -> None:
         """A permanent neighbour (ARP) entry, as flanneld writes for a remote VTEP."""
-        what = f"neighbour {ip} on {node}:{dev}"
+        what = f"neighbour {_shown(ip)} on {_shown(node)}:{_shown(dev)}"
         n = self._node(node, what)
-        if dev not in n.interfaces:
-            raise TopologyError(f"{what}: {dev!r} is not an interface of {node}")
-        n.neighbours.append((dev, self._check_ip(ip, what), self._check_mac(mac, what)))
+        if self._iface(n, dev, what) is None:
+            raise TopologyError(f"{what}: {quote(dev)} is not an interface of {node}")
+        n.neighbours.append((dev, self._check_ip(ip, what), self._check_mac(mac, what, required=True)))
 
     def add_fdb(self, node: str, dev: str, mac: str, dst: str) -> None:
         """A permanent forwarding entry ``bridge fdb add MAC dev DEV dst IP self permanent``."""
-        what = f"fdb entry {mac} on {node}:{dev}"
+        what = f"fdb entry {_shown(mac)} on {_shown(node)}:{_shown(dev)}"
         n = self._node(node, what)
-        if dev not in n.interfaces:
-            raise TopologyError(f"{what}: {dev!r} is not an interface of {node}")
+        if self._iface(n, dev, what) is None:
+            raise TopologyError(f"{what}: {quote(dev)} is not an interface of {node}")
         if n.interfaces[dev].kind != "vxlan":
             raise TopologyError(f"{what}: a 'dst' fdb entry needs a vxlan device, and {dev} is a {n.interfaces[dev].kind}")
-        n.fdb.append((dev, self._check_mac(mac, what), self._check_ip(dst, what)))
+        n.fdb.append((dev, self._check_mac(mac, what, required=True), self._check_ip(dst, what)))
 
     # ------------------------------------------------------------------ views
     def node(self, name: str) -> Node:

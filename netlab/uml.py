@@ -61,6 +61,7 @@ PR_SET_PDEATHSIG = 1
 _SKIPPED_INITCALLS = ("init_zswap", "raid6_select_algo", "calibrate_xor_blocks")
 # Console lines that say why a boot failed (the kernel's, UML's, or netlab.uml_init's).
 _FATAL = ("Kernel panic", "Out of memory", "SIGBUS", "Bus error", "netlab-uml: init failed", "netlab-uml: cannot run")
+_MEMORY = ("out of memory", "oom", "failed to allocate", "deadlocked on memory", "sigbus", "bus error")
 
 
 class UmlError(RuntimeError):
@@ -258,6 +259,7 @@ class Machine:
             raise UmlError(check() or f"{KERNEL} not found")
         self._timeout = float(os.environ.get("NETLAB_UML_TIMEOUT", BOOT_TIMEOUT)) if timeout is None else timeout
         self.log: collections.deque = collections.deque(maxlen=200)  # the console's last lines
+        self.first_fatal, self.short_of_memory = "", False
         self.stderr, self.stdout = _Lines(), _Lines()
         to_uml, to_uml_w = os.pipe()
         from_uml, from_uml_w = os.pipe()
@@ -311,7 +313,11 @@ class Machine:
     # --------------------------------------------------------- the consoles
     def _read_console(self):
         for line in self._proc.stdout:
-            self.log.append(line.decode(errors="replace").rstrip("\n"))
+            text = line.decode(errors="replace").rstrip("\n")
+            self.log.append(text)
+            if not self.first_fatal and any(k in text for k in _FATAL):
+                self.first_fatal = text.strip()  # kept whole: a stack trace can push it out of the log
+            self.short_of_memory = self.short_of_memory or any(k in text.lower() for k in _MEMORY)
             self.stderr.put(line)
         self.stderr.put(None)
 
@@ -340,9 +346,9 @@ class Machine:
         """One message: what went wrong, the kernel's own words for it, what to do, the console's end."""
         time.sleep(0.2)  # let the console reader catch the kernel's last words
         lines = [l for l in self.log if l.strip()]
-        said = next((l.strip() for k in _FATAL for l in lines if k in l), "")  # a panic first
+        said = next((l.strip() for l in lines if "Kernel panic" in l), self.first_fatal)  # a panic first
         hint = f" It said: {said!r}." if said else ""
-        if "Kernel panic" in said and "memory" in " ".join(lines[-40:]).lower():
+        if self.short_of_memory:
             hint += f" Is {mem_mb()} MiB (NETLAB_UML_MEM) too little, or {tmpdir()} (TMPDIR) too small for it?"
         tail = "\n".join("    " + l for l in lines[-12:])
         return f"the User-mode Linux kernel {what}.{hint} The last lines of its console:\n{tail}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import json
+import math
 import os
 import shlex
 import signal
@@ -34,16 +35,33 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from . import shell as _shell
+from .inputs import check_name, one_line, quote
 from .probe import UNSHARE, USERNS, probe
 from .topology import Topology
 
 _AGENT_SOURCE = None
+_OPEN: list = []  # weak references to the worlds opened in this process and not closed, oldest first
 _SHELL_CHARS = set("|&;<>()$`*?[]~\n'\"\\")
 PR_SET_PDEATHSIG = 1
 
 
+def open_worlds() -> list["World"]:
+    """The worlds opened in this process and not closed yet, oldest first: the last one is the
+    notebook's current world (the one ``%%node`` uses unless told otherwise)."""
+    _OPEN[:] = [ref for ref in _OPEN if ref() is not None and not ref().closed]
+    return [ref() for ref in _OPEN]
+
+
 class WorldError(RuntimeError):
     """The world could not start, or was used after it was closed."""
+
+
+class WorldInputError(WorldError, ValueError):
+    """A bad argument to a world method (node, command, timeout, input, name); one sentence.
+
+    Raised before anything reaches the world, so nothing is left running.
+    """
 
 
 class BuildError(WorldError):
@@ -60,9 +78,12 @@ class CommandError(RuntimeError):
 
     def __init__(self, result: "CommandResult"):
         self.result = result
-        tail = " | ".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]) or "no output"
+        output = result.stderr.strip() or result.stdout.strip()
+        tail = " | ".join(output[-2000:].splitlines()[-3:]) or "no output"
         where = f"in node {result.node}" if result.node else "in the world's top namespace"
-        super().__init__(f"`{result.display}` {where} exited with code {result.returncode}: {tail}"
+        # A command or its output can be huge (a 200 KB argument): quote bounded excerpts.
+        super().__init__(f"`{one_line(result.display, 200)}` {where} exited with code {result.returncode}:"
+                         f" {one_line(tail, 300)}"
                          f" (pass check=False if this failure is what the lab shows)")
 
 
@@ -132,20 +153,49 @@ def _preexec(parent: int):
     return set_pdeathsig
 
 
+_EXAMPLE = "e.g. 'ip route' or ['ping', '-c', '1', '10.0.0.2']"
+
+
 def command_argv(node: str | None, command) -> tuple[list[str], str]:
-    """(argv to execute, command text to show) for a command run in a node."""
+    """(argv to execute, command text to show) for a command run in a node.
+
+    Raises :class:`WorldInputError` for a command that cannot run: not a string or a list of
+    strings and numbers, empty, or holding a NUL (execve ends an argument at NUL).
+    """
     if isinstance(command, (list, tuple)):
-        argv, text = [str(a) for a in command], shlex.join(str(a) for a in command)
+        bad = [a for a in command if isinstance(a, bool) or not isinstance(a, (str, int))]
+        if bad:
+            bad = bad[0]
+            raise WorldInputError(f"each argument of a command must be a string (or a number), not "
+                                  f"{type(bad).__name__} {quote(bad)}; {_EXAMPLE}")
+        argv = [str(a) for a in command]
+        text = shlex.join(argv)
     elif isinstance(command, str):
         text = command.strip()
-        argv = ["sh", "-c", text] if any(c in _SHELL_CHARS for c in text) else shlex.split(text)
+        try:
+            argv = ["sh", "-c", text] if any(c in _SHELL_CHARS for c in text) else shlex.split(text)
+        except ValueError as exc:  # cannot happen: quotes send the text to sh -c; kept for safety
+            raise WorldInputError(f"cannot split the command {quote(text)}: {exc}") from None
     else:
-        raise TypeError(f"command must be a string or a list of arguments, not {type(command).__name__}")
-    if not argv:
-        raise ValueError("empty command")
+        raise WorldInputError(f"a command must be a string or a list of arguments, not "
+                              f"{type(command).__name__} {quote(command)}; {_EXAMPLE}")
+    if not argv or not "".join(argv).strip():
+        raise WorldInputError(f"the command is empty; give the command to run, {_EXAMPLE}")
+    if any("\0" in a for a in argv):
+        raise WorldInputError(f"the command {quote(text)} contains a NUL character, which no program can"
+                              f" receive in its arguments; remove it")
     if node:
         argv = ["ip", "netns", "exec", node] + argv
     return argv, text
+
+
+def _seconds(value, what: str) -> float:
+    """A timeout: a finite number of seconds above 0 (at most a day)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not (isinstance(value, int) or math.isfinite(value)) or not 0 < value <= 86400:
+        raise WorldInputError(f"{what} must be a number of seconds above 0 and at most 86400, not "
+                              f"{type(value).__name__} {quote(value)}")
+    return value
 
 
 class _Agent:
@@ -210,8 +260,8 @@ class _Agent:
             if self.closed:
                 raise WorldError("this world is closed; open a new one with `with World(topo) as w:`")
             rid = next(self._ids)
+            data = json.dumps(dict(kw, op=op, id=rid)) + "\n"  # before the slot: a TypeError leaves none
             self._pending[rid] = slot
-            data = json.dumps(dict(kw, op=op, id=rid)) + "\n"
             try:
                 self.proc.stdin.write(data.encode())
                 self.proc.stdin.flush()
@@ -335,7 +385,8 @@ class World:
                  record: bool | None = None, recordings_dir: str | None = None, build: bool = True,
                  python: str | None = None, trace=None, batched: bool = True):
         self.topology = topology
-        self.name = name or topology.name
+        # The name becomes <recordings>/<name>.json: no '/', '..' or newline may reach the path.
+        self.name = check_name(topology.name if name is None else name, "world name", WorldInputError)
         self.recordings_dir = recordings_dir
         self._trace = trace or (lambda event, data: None)
         self._agent: _Agent | None = None
@@ -345,6 +396,8 @@ class World:
         self.transcript: list[dict] = []
         self.closed = False
         self.built = False
+        self.shell_socket: str | None = None  # where `python -m netlab shell` reaches this world
+        self.shell_unavailable = "a replayed world has no kernel to open a shell in"
         env_mode = os.environ.get("NETLAB_MODE", "").lower()
         if env_mode == "replay":
             mode = "replay"
@@ -358,6 +411,7 @@ class World:
             self.mode = "replay"
             self._replayer = Replayer.load(self.name, recordings_dir, reason=self.probe.reason)
             print(self._replayer.banner)
+            _OPEN.append(weakref.ref(self))
             return
         if self.probe.mode == "none":
             raise WorldError(f"cannot build a live world here: {self.probe.reason}")
@@ -372,6 +426,12 @@ class World:
         self._finalizer = weakref.finalize(self, self._agent.kill)
         self.ready_seconds = time.perf_counter() - t0
         self._trace("ready", dict(self._agent.hello, unshare_pid=self._agent.proc.pid))
+        _OPEN.append(weakref.ref(self))
+        self.shell_socket, self.shell_unavailable = _shell.serve(self)
+        self._shell_file = _shell.file_id(self.shell_socket)  # close() removes this file, not a successor
+        # A world dropped without close() (or left open when the kernel exits) removes it too; only
+        # a SIGKILL leaves it, stale, until the next `netlab shell` or world of that name finds it.
+        weakref.finalize(self, _shell.unserve, self.shell_socket, self._shell_file)
         if build:
             self.build(batched=batched)
 
@@ -390,13 +450,24 @@ class World:
         if self._agent is not None:
             self._agent.close()
             self._finalizer.detach()
+            _shell.unserve(self.shell_socket, self._shell_file)
             if self.record:
                 from .replay import write_recording
                 write_recording(self.name, self.transcript, self.recordings_dir)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.mode
-        return f"World {self.name!r} ({state}): nodes {', '.join(self.nodes)}"
+        text = f"World {self.name!r} ({state}): nodes {', '.join(self.nodes)}"
+        if not self.closed:
+            text += f"\nshell in a node, from a terminal: {self.shell_command()}" if self.shell_socket else \
+                    f"\nno shell into it: {self.shell_unavailable}"
+        return text
+
+    def shell_command(self, node: str | None = None) -> str:
+        """What to type in a terminal for an interactive shell in NODE (:mod:`netlab.shell`)."""
+        if not self.shell_socket:
+            raise WorldError(f"no shell into world {self.name!r}: {self.shell_unavailable}")
+        return _shell.command(self.shell_socket, node or self.nodes[0])
 
     @property
     def nodes(self) -> list[str]:
@@ -478,13 +549,23 @@ class World:
     # ------------------------------------------------------------- commands
     def run(self, node: str | None, command, check: bool = True, timeout: float = 30,
             input: str | None = None) -> CommandResult:
-        """Run a command in a node (None: the world's top namespace) and return what it printed."""
+        """Run a command in a node (None: the world's top namespace) and return what it printed.
+
+        Bad arguments raise :class:`WorldInputError` before anything runs.
+        """
+        self._node_arg(node)
         argv, text = command_argv(node, command)
+        timeout = _seconds(timeout, "timeout")
+        if input is not None and not isinstance(input, str):
+            raise WorldInputError(f"input must be text (str) for the command's stdin, not {type(input).__name__}"
+                                  f" {quote(input)}" + ("; decode it first" if isinstance(input, bytes) else ""))
         if self._replayer is not None:
             result = self._replayer.run(node, text)
         else:
             self._check_node(node)
             res = self._live().request("run", argv=argv, timeout=timeout, input=input)
+            if "stdout" not in res:  # the agent reports a failure of its own as stderr only
+                raise WorldError(f"the world could not run `{one_line(text, 200)}`: {one_line(res.get('stderr'), 300)}")
             result = CommandResult(node, text, res["stdout"], res["stderr"], res["rc"])
             if res.get("timeout"):
                 result.stderr += f"netlab: timed out after {timeout} s and was killed\n"
@@ -493,14 +574,32 @@ class World:
             raise CommandError(result)
         return result
 
+    def _node_arg(self, node) -> None:
+        """A node argument is a node's name (a string) or None, before it is looked up."""
+        if node is not None and not isinstance(node, str):
+            raise WorldInputError(f"node must be a node's name (a string) or None for the world's top namespace,"
+                                  f" not {type(node).__name__} {quote(node)}; its nodes are {', '.join(self.nodes)}")
+        if node is not None:
+            self._check_node(node)
+
     def _check_node(self, node):
         if node is not None and node not in self.topology.nodes:
             raise WorldError(f"no node named {node!r} in world {self.name!r}; its nodes are {', '.join(self.nodes)}")
 
     def start(self, node: str | None, command, name: str | None = None) -> str:
-        """Start a background process (e.g. ``iperf3 -s``); it dies with the world. Returns its name."""
+        """Start a background process (e.g. ``iperf3 -s``); it dies with the world. Returns its name.
+
+        NAME (default: the program's name) names its output files in the world, so it follows the
+        rule for file names (letters, digits, '_', '.', '-').
+        """
+        self._node_arg(node)
         argv, text = command_argv(node, command)
-        name = name or text.split()[0]
+        if name is None:
+            name = os.path.basename(text.split()[0])
+        check_name(name, "a background process's name", WorldInputError)
+        if name in self._bg:
+            raise WorldInputError(f"a background process named {name!r} is already running; stop() it first"
+                                  f" or pass another name=")
         if self._replayer is not None:
             self._replayer.start(node, text, name)
             self._bg[name] = (node, text)
@@ -515,8 +614,11 @@ class World:
 
     def stop(self, name: str, timeout: float = 5) -> CommandResult:
         """Stop a background process (SIGTERM, then SIGKILL) and return what it printed."""
+        if not isinstance(name, str):
+            raise WorldInputError(f"name must be the string start() returned, not {type(name).__name__} {quote(name)}")
+        timeout = _seconds(timeout, "timeout")
         if name not in self._bg:
-            raise WorldError(f"no background process named {name!r}; started: {', '.join(self._bg) or 'none'}")
+            raise WorldError(f"no background process named {quote(name)}; started: {', '.join(self._bg) or 'none'}")
         node, text = self._bg.pop(name)
         if self._replayer is not None:
             return self._replayer.stop(name)
@@ -530,7 +632,10 @@ class World:
         return self.run(node, f"ping -c {count} -W 1 {dst}", check=check)
 
     def capture(self, node: str, iface: str, filter: str | None = None):
-        """Start tcpdump on NODE's IFACE; ``.stop()`` returns a scapy PacketList."""
+        """Start tcpdump on NODE's IFACE; ``.stop()`` returns a scapy PacketList.
+
+        FILTER is a pcap-filter(7) expression; it is always read as a filter, never as an option.
+        """
         from .capture import Capture
         return Capture(self, node, iface, filter)
 

@@ -10,8 +10,10 @@ so an instructor can also use nbgrader directly:
     ip_route_add = "ip route add default via 192.168.0.1"
     ### END SOLUTION
 
-Each marked block becomes "# YOUR CODE HERE" plus `raise NotImplementedError()`; a Markdown cell
-holding "### BEGIN SOLUTION" (a written answer) becomes "YOUR ANSWER HERE".
+Each marked block becomes "# YOUR CODE HERE" plus `raise NotImplementedError()`; in a `%%node NODE`
+cell (shell commands, netlab.magic) it becomes "# YOUR COMMANDS HERE" alone, and running the cell
+empty says "the cell has no command for NODE"; a Markdown cell holding "### BEGIN SOLUTION" (a
+written answer) becomes "YOUR ANSWER HERE".
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t
 def strip_solutions(source: str, cell_type: str) -> str:
     if cell_type == "markdown":
         return BLOCK.sub("YOUR ANSWER HERE", source)
+    if source.startswith("%%node"):  # the cell's lines are shell commands: no Python placeholder
+        return BLOCK.sub(lambda m: f"{m.group(1)}# YOUR COMMANDS HERE (one a line, as in a terminal)", source)
     return BLOCK.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source)
 
 

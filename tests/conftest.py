@@ -9,8 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
+
+from netlab.probe import probe
 
 IS_ROOT = os.geteuid() == 0
 
@@ -88,6 +92,89 @@ def root_namespace_unchanged():
 def root_only():
     if not IS_ROOT:
         pytest.skip("needs real root (uid 0) to build root-mode worlds; run the root tests in CI or a lab VM")
+
+
+# ---------------------------------------------------------------- one live run per notebook
+# nbval's run of a notebook is its one live run: its kernel records every world it opens into a
+# folder of this session, and when the session ends (after every worker, under pytest-xdist) the
+# set of worlds recorded must equal the committed set: none missing, none orphaned. This replaces
+# executing every notebook live a second time just to record it.
+ROOT = Path(__file__).resolve().parent.parent
+LIVE_DIR = "NETLAB_TEST_LIVE_RECORDINGS"  # set by the controller; xdist's workers inherit it
+WORLD_NOTEBOOKS = sorted(p for d in ("book", "labs") for p in (ROOT / d).rglob("*.ipynb")
+                         if ".ipynb_checkpoints" not in p.parts and "netlab.World(" in p.read_text())
+
+
+def is_nbval_cell(item) -> bool:
+    return type(item).__module__.startswith("nbval")
+
+
+def _marker(path) -> str:
+    return Path(path).resolve().relative_to(ROOT).as_posix().replace("/", "__")
+
+
+class LiveRecording:
+    """A plugin registered for the whole session: a conftest's own run-test hooks would only see
+    the tests in its folder, and nbval's cells live in book/ and labs/."""
+
+    def __init__(self, folder: str, controller: bool):
+        self.worlds, self.ran = Path(folder, "worlds"), Path(folder, "ran")
+        self.folder, self.controller, self.verdict = folder, controller, None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """Before nbval starts a notebook's kernel (in the setup of its first cell), let the kernel
+        inherit the recording settings; every other test runs without them."""
+        if is_nbval_cell(item):
+            os.environ["NETLAB_RECORD"] = "1"
+            os.environ["NETLAB_RECORDINGS"] = str(self.worlds)
+            self.ran.mkdir(parents=True, exist_ok=True)
+            (self.ran / _marker(item.fspath)).touch()
+        else:
+            os.environ.pop("NETLAB_RECORD", None)
+            os.environ.pop("NETLAB_RECORDINGS", None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        if not self.controller:
+            return
+        ran = {p.name for p in self.ran.glob("*")} if self.ran.is_dir() else set()
+        wanted = {_marker(p) for p in WORLD_NOTEBOOKS}
+        if not ran & wanted:
+            self.verdict = None  # no notebook ran: nothing to say
+        elif probe().mode == "none":
+            self.verdict = (True, f"not checked: the notebooks replayed recordings here ({probe().reason})")
+        elif wanted - ran:
+            self.verdict = (True, f"not checked: only {len(ran & wanted)} of the {len(wanted)} notebooks"
+                                  " with worlds ran live in this session")
+        else:
+            self.verdict = self.compare()
+            if not self.verdict[0] and session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def compare(self) -> tuple[bool, str]:
+        produced = {p.stem for p in self.worlds.glob("*.json")}
+        committed = {p.stem for p in (ROOT / "netlab" / "recordings").glob("*.json")}
+        if not produced:
+            return False, "FAILED: the notebooks ran live and recorded no world"
+        if produced - committed:
+            return False, f"FAILED: recorded but not committed (run `make record`): {sorted(produced - committed)}"
+        if committed - produced:
+            return False, f"FAILED: committed but no notebook records them any more: {sorted(committed - produced)}"
+        return True, f"passed: the notebooks' live run recorded exactly the {len(committed)} committed worlds"
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.controller and self.verdict:
+            ok, text = self.verdict
+            terminalreporter.write_line(f"recordings check {text}", green=ok, red=not ok, bold=True)
+
+
+def pytest_configure(config):
+    controller = not hasattr(config, "workerinput")
+    if controller:
+        os.environ[LIVE_DIR] = tempfile.mkdtemp(prefix="netlab-live-recordings-")
+    config.pluginmanager.register(LiveRecording(os.environ[LIVE_DIR], controller), "netlab-live-recording")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 import netlab
-from netlab import kernel
+from netlab import kernel, magic
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "labs" / "lab02_gateways.ipynb"
@@ -80,14 +80,21 @@ def test_lab_has_solution_blocks_and_the_chapter_is_executed():
 # ----------------------------------------------------------------------------- live kernel
 
 
-def _solutions() -> list[str]:
-    """The lab's solution blocks, in order (the code between the nbgrader markers)."""
+def _solutions() -> list:
+    """The lab's solution blocks, in order, each as a function of (world, namespace) that does what
+    running its cell does: Python is executed, a `%%node NODE` cell's commands run in that node."""
     nb = nbformat.read(LAB, as_version=4)
     found = []
     for cell in nb.cells:
         m = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-        if cell.cell_type == "code" and m:
-            found.append(m.group(1))
+        if cell.cell_type != "code" or not m:
+            continue
+        first = cell.source.split("\n", 1)[0]
+        if first.startswith("%%node "):
+            found.append(lambda w, ns, node=first.split()[1], text=m.group(1):
+                         magic.run_commands(w, node, magic.commands(text)))
+        else:
+            found.append(lambda w, ns, code=m.group(1): exec(code, ns))
     return found
 
 
@@ -202,11 +209,11 @@ def test_lab_part_a_checks_fail_before_and_pass_after_the_fix():
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "via 10.64.1.254, not 10.64.1.1" in before[0].message
         assert "died at D" in before[5].message and "Network is unreachable" in before[5].message
-        exec(sol[0], {"world": w, "netlab": netlab})
+        sol[0](w, {"world": w, "netlab": netlab})
         mid = checks()
         assert [c.ok for c in mid] == [True, True, False, False, False, True, False]
         assert "did not come back" in mid[6].message
-        exec(sol[1], {"world": w, "netlab": netlab})
+        sol[1](w, {"world": w, "netlab": netlab})
         after = checks()
         assert all(c.ok for c in after), [str(c) for c in after]
 
@@ -223,9 +230,9 @@ def test_lab_part_b_checks_fail_before_and_pass_after_the_fix():
         before = checks()
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "nothing answered at hop 3" in before[1].message
-        exec(sol[2], {"world": w, "netlab": netlab})
+        sol[2](w, {"world": w, "netlab": netlab})
         ns = {"world": w, "netlab": netlab}
-        exec(sol[3], ns)
+        sol[3](w, ns)
         assert ns["routers_crossed"] == 4
         after = checks()
         assert all(c.ok for c in after), [str(c) for c in after]

@@ -81,8 +81,8 @@ def test_split_and_supernet():
         (["same-subnet", "192.168.0.3/26", "2001:db8::1/64"], "cannot compare IPv4"),
         (["split", "10.0.0.0/30", "-n", "8"], "needs /33"),
         (["split", "10.0.0.0/8"], "one of the arguments --count/-n --new-prefix/-p is required"),
-        (["split", "10.0.0.0/8", "-n", "x"], "invalid int value: 'x'"),
-        (["split", "10.0.0.0/8", "-n", "2", "--limit", "0"], "--limit must be at least 1"),
+        (["split", "10.0.0.0/8", "-n", "x"], "the count 'x' is not a whole number"),
+        (["split", "10.0.0.0/8", "-n", "2", "--limit", "0"], "--limit 0 is out of range: it must be 1 to 4096"),
         (["supernet", "10.0.0.0/8", "::/0"], "cannot mix IPv4"),
     ],
 )

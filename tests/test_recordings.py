@@ -1,11 +1,13 @@
 """The committed recordings (netlab/recordings/) cannot go stale: replayed, they print what a live
-kernel prints today.
+kernel prints today. Each notebook runs live once and replayed once in `make test`:
 
-1. Each notebook is executed live with NETLAB_RECORD=1 into a temporary directory: it must record
-   exactly the worlds that are committed (none missing, none orphaned).
-2. Each notebook is executed with NETLAB_MODE=replay from the committed recordings: no cell may
-   fail, and every command transcript must equal the committed notebook's output. nbval (in the
-   same `make test`) checks that the committed output equals a live run; together: replay = live.
+1. Live: nbval executes every notebook (and compares it with the committed outputs); its kernels
+   record every world they open into a session folder. When the session ends, that set of worlds
+   must equal the committed set, none missing and none orphaned: the `LiveRecording` plugin in
+   tests/conftest.py checks it (after every xdist worker is done) and prints "recordings check".
+2. Replayed: each notebook is executed with NETLAB_MODE=replay from the committed recordings: no
+   cell may fail, and every command transcript must equal the committed notebook's output.
+   With nbval's comparison of the committed outputs with the live run: replay = live.
 
 A recording is not compared entry by entry with a new live run: it also holds the kernel reads a
 walk or a daemon's wait loop made behind the page (how often a log was polled, bridge timers in
@@ -57,29 +59,8 @@ def transcripts(nb) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def live_recordings(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("re-recording needs a live kernel as root")
-    target = tmp_path_factory.mktemp("recordings")
-    for path in NOTEBOOKS:
-        nb = execute(path, {"NETLAB_RECORD": "1", "NETLAB_RECORDINGS": str(target), "NETLAB_MODE": "live"})
-        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, f"{path.name} failed while recording: {errors[0].get('evalue')}"
-    return target
-
-
 def test_there_are_notebooks_with_worlds():
     assert NOTEBOOKS
-
-
-@pytest.mark.root
-def test_notebooks_record_exactly_the_committed_worlds(live_recordings):
-    produced = {p.stem for p in live_recordings.glob("*.json")}
-    committed = {p.stem for p in COMMITTED.glob("*.json")}
-    assert produced, "no notebook recorded a world"
-    assert produced <= committed, f"not committed (run `make record`): {sorted(produced - committed)}"
-    assert committed <= produced, f"committed but no notebook records them any more: {sorted(committed - produced)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -13,9 +13,10 @@ import re
 
 import ipywidgets as widgets
 
+from ..inputs import InputError, quote, whole_number
 from . import vxlan
 
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 _COLOURS = {"outer Ethernet": "#fdebd0", "outer IPv4": "#fad7a0", "outer UDP": "#f8c471", "VXLAN": "#e8daef",
             "inner Ethernet": "#d6eaf8", "inner IPv4": "#aed6f1", "ICMP": "#d5f5e3", "payload": "#eeeeee"}
 
@@ -27,17 +28,22 @@ def build(inner_src: str, inner_dst: str, outer_src: str, outer_dst: str, vni: i
     for label, value in (("inner source", inner_src), ("inner destination", inner_dst),
                          ("outer source", outer_src), ("outer destination", outer_dst)):
         try:
+            if not isinstance(value, str):  # ipaddress takes ints (5 is 0.0.0.5)
+                raise ValueError(value)
             ipaddress.IPv4Address(value)
         except ValueError:
-            raise ValueError(f"{label} {value!r} is not an IPv4 address (e.g. 10.1.16.3)") from None
-    if not 0 <= int(vni) < 2 ** 24:
-        raise ValueError(f"VNI {vni} does not fit the 24-bit field (0 to 16777215)")
-    if not 1 <= int(port) <= 65535:
-        raise ValueError(f"port {port} is not a UDP port (1 to 65535)")
-    if not 0 <= int(payload) <= 1422:
-        raise ValueError(f"ICMP data of {payload} bytes: choose 0 to 1422 (1422 + 28 = flannel.1's MTU 1450)")
-    if not _MAC.match(vtep_dst_mac):
-        raise ValueError(f"{vtep_dst_mac!r} is not a MAC address like 5e:f8:4f:00:e3:37")
+            raise InputError(f"{label} {quote(value)} is not an IPv4 address (e.g. 10.1.16.3)") from None
+    # Parsed by the one number parser (ASCII digits, no bools); the ranges keep the chapter's wording.
+    vni, port, payload = (whole_number(v, what) for v, what in ((vni, "the VNI"), (port, "the UDP port"),
+                                                                 (payload, "the ICMP data size")))
+    if vni >= 2 ** 24:
+        raise InputError(f"VNI {vni} does not fit the 24-bit field (0 to 16777215)")
+    if not 1 <= port <= 65535:
+        raise InputError(f"port {port} is not a UDP port (1 to 65535)")
+    if payload > 1422:
+        raise InputError(f"ICMP data of {payload} bytes: choose 0 to 1422 (1422 + 28 = flannel.1's MTU 1450)")
+    if not isinstance(vtep_dst_mac, str) or not _MAC.fullmatch(vtep_dst_mac):
+        raise InputError(f"{quote(vtep_dst_mac)} is not a MAC address like 5e:f8:4f:00:e3:37")
     inner = IP(src=inner_src, dst=inner_dst, ttl=64, id=1, flags="DF") / ICMP(id=1, seq=1) / (b"\0" * int(payload))
     frame = vxlan.build_frame(inner, lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03",
                               src=outer_src, dst=outer_dst, vtep_src_mac=vxlan.NODE1_VTEP_MAC,

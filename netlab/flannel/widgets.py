@@ -17,6 +17,7 @@ import json
 
 import ipywidgets as widgets
 
+from ..inputs import InputError, one_line, quote, whole_number
 from .lab import NETWORK_CONFIG, StoreInfo, leases as read_leases
 from .store import SUBNETS, subnet_key
 from .udp import DEFAULT_PORT, ENCAP_OVERHEAD
@@ -48,8 +49,18 @@ def _owner(table: dict, addr: ipaddress.IPv4Address):
 
 
 def _address(text: str) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"expected an address as text, not {type(text).__name__}")
     text = text.strip()
-    return SEED_ADDRESSES.get(text, text.split(" ")[0])
+    return SEED_ADDRESSES.get(text, text.split(" ")[0] if text else text)
+
+
+def _payload(payload) -> int:
+    """The ICMP payload size: an int of bytes that fits one UDP datagram with its headers (the size
+    box holds an int, so text such as '56' is refused here rather than by the widget's traitlets)."""
+    if isinstance(payload, str):
+        raise InputError(f"payload must be a number of bytes such as 56, not the text {quote(payload)}")
+    return whole_number(payload, "the ICMP payload (bytes)", hi=65507 - 28)
 
 
 def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload: int = 56,
@@ -57,15 +68,22 @@ def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload
     """The explorer's HTML for one inner packet (an ICMP echo with PAYLOAD bytes); never raises on bad input."""
     from scapy.layers.inet import ICMP, IP, UDP
     from .packets import bind_flannel_udp, encapsulate
-    table = _public_ips(leases if leases is not None else SEED_LEASES)
-    net = ipaddress.IPv4Network(network)
+    try:
+        table = _public_ips(leases if leases is not None else SEED_LEASES)
+        net = ipaddress.IPv4Network(network)
+    except (ValueError, TypeError, AttributeError) as e:
+        return _ERROR.format(title="Bad leases.", text=html.escape(
+            f"{one_line(e, 200)}; give leases as {{subnet: PublicIP}}, e.g. {SEED_LEASES}."))
     try:
         s, d = ipaddress.IPv4Address(_address(src)), ipaddress.IPv4Address(_address(dst))
     except ValueError as e:
-        return _ERROR.format(title="Not an address.", text=html.escape(f"{e}; type a dotted IPv4 address such as"
-                                                                        f" 100.96.2.3, or pick one from the list."))
-    if not 0 <= payload <= 65507 - 28:
-        return _ERROR.format(title="Bad size.", text=f"the ICMP payload must be 0 to 65479 bytes, not {payload}.")
+        return _ERROR.format(title="Not an address.", text=html.escape(f"{one_line(e, 200)}; type a dotted IPv4"
+                                                                        f" address such as 100.96.2.3, or pick one"
+                                                                        f" from the list."))
+    try:
+        payload = _payload(payload)
+    except InputError as e:
+        return _ERROR.format(title="Bad size.", text=html.escape(f"{e}."))
     s_net, d_net = _owner(table, s), _owner(table, d)
     leases_text = ", ".join(f"{n} &rarr; {ip}" for n, ip in sorted(table.items()))
     if s_net is None:
@@ -120,6 +138,11 @@ def encapsulation_explorer(leases: dict | None = None, src: str = "100.96.1.2", 
     LEASES is {subnet: PublicIP} or :func:`netlab.flannel.lab.leases`'s output (the seed's two by default).
     """
     leases = dict(leases) if leases is not None else dict(SEED_LEASES)
+    payload = _payload(payload)  # the size box takes only an int: say so here, not in a TraitError
+    for what, value in (("src", src), ("dst", dst)):
+        if not isinstance(value, str):
+            raise InputError(f"{what} must be an address as text such as '100.96.2.3', not "
+                             f"{type(value).__name__} {quote(value)}")
     options = [ip for ip in SEED_ADDRESSES.values()]
     s = widgets.Combobox(value=src, options=options, description="inner src", ensure_option=False)
     d = widgets.Combobox(value=dst, options=options + ["100.96.9.9", "10.168.0.1"], description="inner dst",
