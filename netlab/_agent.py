@@ -179,6 +179,31 @@ def op_start(req):
     return {"rc": 0, "pid": p.pid}
 
 
+def op_settle(req):
+    """Wait until every node's links show the state their carrier implies.
+
+    The kernel applies a carrier change to a device's operstate (and to bridge ports and routes)
+    in its linkwatch work, up to a second later for a veth whose peer has the same ifindex in
+    another namespace. Kernels since 6.x run it at once for a device named in RTM_GETLINK (the
+    build's last phase); older ones, such as User-mode Linux 6.1, do not, so this polls
+    ``ip -j link`` until no device with carrier (LOWER_UP) is still DOWN, for at most ``timeout``.
+    """
+    deadline = time.monotonic() + req.get("timeout", 3)
+    waiting = list(req["nodes"])
+    while waiting and time.monotonic() < deadline:
+        still = []
+        for node in waiting:
+            p = subprocess.run(["ip", "-n", node, "-j", "link"], capture_output=True, env=ENV)
+            links = json.loads(p.stdout or b"[]") if p.returncode == 0 else []
+            if any("LOWER_UP" in l.get("flags", []) and l.get("operstate") in ("DOWN", "LOWERLAYERDOWN")
+                   for l in links):
+                still.append(node)
+        waiting = still
+        if waiting:
+            time.sleep(0.02)
+    return {"rc": 0, "stderr": "", "waiting": waiting}
+
+
 def read_text(path):
     try:
         with open(path, "rb") as f:
@@ -389,7 +414,8 @@ def op_shell_listen(req):
 
 
 OPS = {"run": op_run, "sniff_start": op_sniff_start, "sniff_peek": op_sniff_peek, "sniff_stop": op_sniff_stop, "sysctl": op_sysctl, "start": op_start, "stop": op_stop,
-       "peek": op_peek, "info": lambda req: dict(info(), rc=0), "shell_listen": op_shell_listen}
+       "peek": op_peek, "settle": op_settle, "info": lambda req: dict(info(), rc=0),
+       "shell_listen": op_shell_listen}
 
 
 def serve(req):

@@ -1,15 +1,19 @@
 """Can this machine build lab worlds, and how?
 
 :func:`probe` tries it (it does not guess from versions or config files) and
-returns one of three modes with a one-line reason:
+returns one of four modes with a one-line reason, trying them in this order:
 
 * ``"root"``: real root; every feature works.
 * ``"userns"``: unprivileged user namespaces work; ``unavailable`` lists the
   features that failed inside one (for example TUN) and why.
-* ``"none"``: namespaces cannot be created here; the reason quotes the error.
+* ``"uml"``: namespaces are refused to this process, but a User-mode Linux
+  kernel can run here (:mod:`netlab.uml`); each world boots one and runs as
+  its root, so every feature works.
+* ``"none"``: neither; the reason quotes both errors and says what to do.
   Worlds then replay recordings (:mod:`netlab.replay`).
 
-``NETLAB_MODE=replay`` in the environment forces ``"none"``.
+``NETLAB_MODE=replay`` in the environment forces ``"none"``; ``NETLAB_MODE=uml``
+forces ``"uml"`` (or ``"none"`` with the reason UML cannot run here).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ _FEATURES = [
 
 @dataclass(frozen=True)
 class Probe:
-    mode: str  # "root", "userns" or "none"
+    mode: str  # "root", "userns", "uml" or "none"
     reason: str
     unavailable: dict = field(default_factory=dict)  # feature -> why
 
@@ -83,16 +87,30 @@ def _probe_live(euid: int) -> Probe:
         ok, why, missing = _try(userns=False)
         if ok:
             return Probe("root", "running as root: worlds use plain namespaces", missing)
-        return Probe("none", f"root, but creating namespaces failed: {why}")
+        return _probe_uml(f"root, but creating namespaces failed: {why}")
     ok, why, missing = _try(userns=True)
     if ok:
         extra = f"; unavailable: {', '.join(f'{k} ({v})' for k, v in missing.items())}" if missing else ""
         return Probe("userns", f"not root (uid {euid}), but unprivileged user namespaces work{extra}", missing)
-    return Probe("none", f"not root (uid {euid}) and unprivileged user namespaces are refused: {why}")
+    return _probe_uml(f"not root (uid {euid}) and unprivileged user namespaces are refused: {why}")
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_uml(why_not_namespaces: str) -> Probe:
+    """Namespaces are out (the reason is given): can a User-mode Linux kernel run here instead?"""
+    from . import uml
+    why_not = uml.check()
+    if why_not is None:
+        return Probe("uml", f"{why_not_namespaces}; each world boots its own User-mode Linux kernel"
+                            f" ({uml.kernel_path()}, {uml.mem_mb()} MiB of memory in {uml.tmpdir()})")
+    return Probe("none", f"{why_not_namespaces}; and {why_not}")
 
 
 def probe() -> Probe:
     """Find out, by trying, whether this process can build worlds (cached per process)."""
-    if os.environ.get("NETLAB_MODE", "").lower() == "replay":
+    forced = os.environ.get("NETLAB_MODE", "").lower()
+    if forced == "replay":
         return Probe("none", "NETLAB_MODE=replay forces replay of recordings")
+    if forced == "uml":
+        return _probe_uml("NETLAB_MODE=uml forces User-mode Linux")
     return _probe_live(os.geteuid())

@@ -99,6 +99,11 @@ def _state(path: str) -> str:
 def serve(world) -> tuple[str | None, str]:
     """Make a live world listen for shells; (socket path, "") or (None, why not). Never raises:
     a world without a shell is still a world."""
+    if world.mode == "uml":
+        # The agent runs inside a User-mode Linux kernel: a socket it made would exist only in that
+        # kernel's own file system, out of a terminal's reach on this machine.
+        return None, ("its nodes live in a User-mode Linux kernel, which no terminal of this machine can"
+                      " reach; use world.run or %%node in the notebook")
     try:
         folder = private_dir(create=True)
     except (ShellError, OSError) as e:

@@ -201,19 +201,29 @@ def _seconds(value, what: str) -> float:
 class _Agent:
     """The JSON-line connection to a world's PID 1."""
 
-    def __init__(self, userns: bool, python: str | None = None):
+    def __init__(self, mode: str, python: str | None = None):
+        """Start the world's agent: on this kernel (mode "root" or "userns"), or as the one job of
+        a User-mode Linux kernel (mode "uml", :mod:`netlab.uml`), where it runs as that kernel's
+        root. Either way ``self.proc`` is the same JSON-line channel to the same agent."""
         self._ids = itertools.count(1)
         self._pending: dict[int, list] = {}
         self._lock = threading.Lock()
         self._stderr: list[str] = []
         self.closed = False
-        argv = UNSHARE[:1] + (USERNS if userns else []) + UNSHARE[1:] + [
+        argv = UNSHARE[:1] + (USERNS if mode == "userns" else []) + UNSHARE[1:] + [
             python or sys.executable, "-I", "-S", "-c", _agent_source()]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, preexec_fn=_preexec(os.getpid()),
-                                     env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                          "LC_ALL": "C", "NETLAB_HOME": _package_parent(),
-                                          "NETLAB_PYTHON_BIN": os.path.dirname(sys.executable)})
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+               "LC_ALL": "C", "NETLAB_HOME": _package_parent(),
+               "NETLAB_PYTHON_BIN": os.path.dirname(sys.executable)}
+        if mode == "uml":
+            from .uml import Machine, UmlError
+            try:
+                self.proc = Machine(argv, env)
+            except UmlError as e:
+                raise WorldError(f"the world did not start: {e}") from None
+        else:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, preexec_fn=_preexec(os.getpid()), env=env)
         hello = self.proc.stdout.readline()
         if not hello:
             self.proc.wait()
@@ -412,7 +422,7 @@ class World:
             raise WorldError(f"topology {topology.name!r} needs TUN devices, which fail here:"
                              f" {self.probe.unavailable['tun']}; run it as root")
         t0 = time.perf_counter()
-        self._agent = _Agent(userns=self.mode == "userns", python=python)
+        self._agent = _Agent(self.mode, python=python)
         self._finalizer = weakref.finalize(self, self._agent.kill)
         self.ready_seconds = time.perf_counter() - t0
         self._trace("ready", dict(self._agent.hello, unshare_pid=self._agent.proc.pid))
@@ -487,6 +497,7 @@ class World:
                         fut.result()
                     if i == 0:
                         self._trace("netns", self.info()["nodes"])
+            self._live().request("settle", nodes=self.nodes)
         except BaseException:
             self.close()
             raise

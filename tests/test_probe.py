@@ -26,17 +26,22 @@ def test_root_mode():
 
 
 def test_none_mode_quotes_the_error(tmp_path):
-    """A PATH whose 'unshare' refuses, like a host that forbids namespaces: mode none, with the error."""
+    """A PATH whose 'unshare' refuses, like a host that forbids namespaces, and no User-mode Linux
+    kernel: mode none, with both reasons."""
     fake = tmp_path / "unshare"
     fake.write_text("#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n")
     fake.chmod(0o755)
     code = "from netlab.probe import probe; r = probe(); print(r.mode); print(r.reason)"
-    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", PYTHONPATH=HERE)
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", PYTHONPATH=HERE,
+               NETLAB_UML_KERNEL=str(tmp_path / "no-linux.uml"))
     env.pop("NETLAB_MODE", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     mode, reason = out.splitlines()
     assert mode == "none"
     assert "unshare failed: Operation not permitted" in reason
+    assert "the User-mode Linux kernel (linux.uml) is not installed" in reason
 
 # The unprivileged cases (TUN openable or refused, both forced on every machine) are in
-# tests/test_world_userns.py, which drops to uid 65534.
+# tests/test_world_userns.py, which drops to uid 65534; User-mode Linux where namespaces are
+# refused, and why it cannot run (no kernel, noexec or small TMPDIR, no ptrace), in
+# tests/test_world_uml.py.

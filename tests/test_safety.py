@@ -212,7 +212,13 @@ def _kill_round(child, stage, victim, rng, pins: Pins):
     return next((e["data"] for e in list(events) if e["event"] == "ready"), ready)
 
 
-def test_lab_packets_never_reach_the_root_namespace(tmp_path):
+@pytest.mark.parametrize("backend", ["namespaces", "uml"])
+def test_lab_packets_never_reach_the_root_namespace(tmp_path, monkeypatch, backend):
+    """Also for User-mode Linux worlds (NETLAB_MODE=uml), whose kernel has no network device on the host."""
+    if backend == "uml":
+        from netlab import uml
+        assert uml.kernel_path(), "linux.uml is missing (binder/apt.txt lists user-mode-linux)"
+        monkeypatch.setenv("NETLAB_MODE", "uml")
     pcap = tmp_path / "root-any.pcap"
     flt = ("net 10.1.0.0/16 or net 10.168.0.0/24 or udp port 8472"
            " or (icmp and host 127.0.0.1)")
@@ -224,6 +230,7 @@ def test_lab_packets_never_reach_the_root_namespace(tmp_path):
             line = dump.stderr.readline()
         assert "listening on any" in line
         with World(flannel_vxlan()) as w:
+            assert w.mode == ("uml" if backend == "uml" else "root")
             w.run("container-1", "ping -c 3 -i 0.01 -W 1 10.1.16.2")
             w.run("node1", "ping -c 2 -i 0.01 -W 1 10.168.0.3")
             with w.capture("node2", "eth0", "udp port 8472") as cap:

@@ -61,22 +61,30 @@ def _py(*args) -> list[str]:
 
 
 def start_store(world, node: str = "lan", address: str = "10.168.0.1", port: int = 2379,
-                embedded: bool | None = None) -> StoreInfo:
-    """Start etcd (v2 API on) in NODE, or the embedded store when etcd is missing or ``embedded=True``."""
+                embedded: bool | None = None, timeout: float = 20) -> StoreInfo:
+    """Start etcd (v2 API on) in NODE, or the embedded store when etcd is missing or ``embedded=True``.
+
+    If it does not answer within TIMEOUT seconds it is stopped, and the error quotes what it printed.
+    """
     url = f"http://{address}:{port}"
     version = etcd_version()
     if embedded or (embedded is None and version is None):
-        world.start(node, _py("store", "--listen", address, "--port", str(port)), name=f"store-{node}")
+        name = world.start(node, _py("store", "--listen", address, "--port", str(port)), name=f"store-{node}")
         info = StoreInfo("embedded", node, url, "netlab")
     else:
-        world.start(node, ["etcd", "--name", "etcd0", "--data-dir", f"/run/etcd-{node}", "--enable-v2",
+        name = world.start(node, ["etcd", "--name", "etcd0", "--data-dir", f"/run/etcd-{node}", "--enable-v2",
                            "--listen-client-urls", f"{url},http://127.0.0.1:{port}",
                            "--advertise-client-urls", url,
                            "--listen-peer-urls", "http://127.0.0.1:2380",
                            "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
                            "--initial-cluster", "etcd0=http://127.0.0.1:2380"], name=f"etcd-{node}")
         info = StoreInfo("etcd", node, url, version)
-    world.run(node, _py("wait", "--etcd", url, "--timeout", "20"))
+    waited = world.run(node, _py("wait", "--etcd", url, "--timeout", f"{timeout:g}"), check=False)
+    if not waited.ok:
+        said = world.stop(name)
+        last = "\n".join(("    " + l) for l in (said.stderr + said.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(f"{info.kind} in {node} never came up: {(waited.stdout + waited.stderr).strip()};"
+                           f" it was stopped, and the last lines it printed were:\n{last or '    (nothing)'}")
     return info
 
 
@@ -143,7 +151,8 @@ def flannel0_device(world, node: str) -> str:
     kind = link.get("linkinfo", {}).get("info_kind")
     log = world.run(node, ["cat", log_path(node)]).stdout
     if kind == "tun":
-        who = ("this world runs as real root" if world.mode == "root" else
+        # In User-mode Linux the world runs as that kernel's real root, not a user namespace's.
+        who = ("this world runs as real root" if world.mode in ("root", "uml") else
                "this kernel lets the user namespace's root open it")
         return (f"flannel0 in {node} is a TUN device: the daemon opened /dev/net/tun ({who})"
                 f" and reads and writes bare IP packets on its file descriptor")
