@@ -15,12 +15,16 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
+from pathlib import Path
 import sys
 import termios
 import threading
 import time
 
 import pytest
+
+from reach import checkout_paths, reach_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IS_ROOT = os.geteuid() == 0
@@ -124,12 +128,20 @@ class Terminal:
                 pass
 
 
+def as_user(user: str, argv: list[str], stash) -> list[str]:
+    """ARGV as USER, in a mount namespace of its own where this checkout is reachable (tests/reach.py)."""
+    script = "\n".join(["set -e", *reach_lines(stash, *checkout_paths()), 'exec "$@"'])
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+
+
 def netlab_shell(runtime: str, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "netlab", "shell", *args]
-    if user:
-        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + argv
-    return subprocess.run(argv, capture_output=True, text=True, env=env_for(runtime), cwd=ROOT, timeout=30,
-                          stdin=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory(prefix="netlab-reach-") as stash:
+        if user:
+            argv = as_user(user, argv, Path(stash))
+        return subprocess.run(argv, capture_output=True, text=True, env=env_for(runtime), cwd=ROOT, timeout=30,
+                              stdin=subprocess.DEVNULL)
 
 
 def pidns_holders(inode: int) -> list[int]:
@@ -300,8 +312,9 @@ def test_another_uid_is_refused(owner, runtime):
     os.chmod(owner.info["socket"], 0o666)
     code = ("import json, socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]);"
             "s.sendall(b'{\"want\": \"nodes\"}\\n'); print(s.recv(4096).decode().strip())")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
-                        owner.info["socket"]], capture_output=True, text=True, timeout=30)
+    with tempfile.TemporaryDirectory(prefix="netlab-reach-") as stash:
+        r = subprocess.run(as_user("65534", [sys.executable, "-c", code, owner.info["socket"]], Path(stash)),
+                           capture_output=True, text=True, timeout=30)
     assert json.loads(r.stdout) == {"error": "refused", "uid": 65534}, r.stderr
 
 

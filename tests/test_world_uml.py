@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from reach import checkout_paths, reach_lines
+
 from netlab.sanitize import sanitize
 
 pytestmark = pytest.mark.root
@@ -65,22 +67,12 @@ def kernel_or_fail():
         pytest.fail("linux.uml is missing: `make test` installs it (binder/apt.txt lists user-mode-linux)")
 
 
-def _unreadable_ancestors(path: str) -> list[tuple[str, str]]:
-    """(folder, child) for each folder on PATH's way that others cannot enter (e.g. /root, 0700)."""
-    out, parts = [], Path(os.path.realpath(path)).parts
-    for i in range(1, len(parts) - 1):
-        folder = os.path.join(*parts[:i + 1])
-        if not os.stat(folder).st_mode & 0o001:
-            out.append((folder, parts[i + 1]))
-    return out
-
-
 def sandbox(tmp: Path, argv: list[str], env: dict | None = None, deny: str = "", shm_mib: int = 64,
             setup: str = "", timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ARGV as uid 65534 as Binder would: see the module's docstring. DENY: more system calls
     the seccomp filter refuses (e.g. "ptrace"); SETUP: shell lines run first as root in the
-    sandbox's mount namespace. The Python interpreter's folders are made reachable (a tmpfs with
-    just that child bound back) where the machine keeps them private."""
+    sandbox's mount namespace. The checkout's and the interpreter's private folders are made
+    reachable for uid 65534 in that namespace alone (tests/reach.py)."""
     home = tmp / "home"
     for d in (tmp / "tmpdir", home):
         d.mkdir(parents=True, exist_ok=True)
@@ -91,13 +83,7 @@ def sandbox(tmp: Path, argv: list[str], env: dict | None = None, deny: str = "",
         p.chmod(p.stat().st_mode | 0o055) if str(p).startswith("/tmp/") else None
         p = p.parent
     lines = ["set -e", f"mount -t tmpfs -o size={shm_mib}m,mode=1777 tmpfs /dev/shm", setup]
-    for n, (folder, child) in enumerate(_unreadable_ancestors(sys.executable)):
-        keep = tmp / f"keep{n}"
-        keep.mkdir(exist_ok=True)
-        lines += [f"mount --bind {shlex.quote(os.path.join(folder, child))} {keep}",
-                  f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(folder)}",
-                  f"mkdir {shlex.quote(os.path.join(folder, child))}",
-                  f"mount --move {keep} {shlex.quote(os.path.join(folder, child))}"]
+    lines += reach_lines(tmp / "reach", *checkout_paths())
     environment = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8",
                    "HOME": str(home), "TMPDIR": str(tmp / "tmpdir"), "JUPYTER_PLATFORM_DIRS": "1",
                    "MPLCONFIGDIR": str(home / "mpl"), "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
