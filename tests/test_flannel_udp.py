@@ -1,5 +1,6 @@
 """Chapter 5: the lease store, the UDP flanneld, and what they do between two nodes in a world."""
 
+import dataclasses
 import inspect
 import ipaddress
 import json
@@ -453,3 +454,38 @@ def test_lab_checks_say_what_is_wrong():
     assert ok and "tun_reads +3" in ok.message
     assert "no flannel datagram at all" in flannel.lab.check_datagram([], "10.168.0.4", "10.168.0.2",
                                                                         "100.96.3.4", "100.96.1.2").message
+
+
+# ------------------------------------------------------------------ one set of measured figures per build
+def test_a_measurement_is_saved_once_and_kept_while_it_says_the_same(tmp_path):
+    from netlab.flannel import perf
+    path = str(tmp_path / perf.SAVED)
+    results = [perf.Result("veth", 30.0, 0.05, 0), perf.Result("host-gw", 20.0, 0.08, 0),
+               perf.Result("vxlan", 16.0, 0.09, 0), perf.Result("udp", 0.4, 0.6, 0)]
+    assert perf.save(results, path) is True
+    again = [dataclasses.replace(r, gbits=r.gbits * 1.1) for r in results]  # another run, same facts
+    assert perf.save(again, path) is False  # a second `make record` leaves git quiet
+    assert [r.gbits for r in perf.saved(path=path)] == [30.0, 20.0, 16.0, 0.4]
+    slower = [dataclasses.replace(r, gbits=25.0) if r.path == "udp" else r for r in results]
+    assert perf.save(slower, path) is True  # the facts changed: the new figures replace the old
+
+
+def test_chapters_5_and_6_print_the_same_saved_figures():
+    """One measurement per build: chapter 6 prints chapter 5's saved rows, not a run of its own."""
+    import nbformat
+    from netlab.flannel import perf
+
+    def printed(name):
+        nb = nbformat.read(os.path.join(os.path.dirname(__file__), "..", "book", name), as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "code" and "perf.report(" in c.source]
+        assert len(cells) == 1, name
+        return "".join(o.get("text", "") for o in cells[0].outputs)
+
+    ch05, ch06 = printed("ch05_flannel_udp.ipynb"), printed("ch06_flannel_vxlan.ipynb")
+    assert ch05.startswith(perf.measured_on()) and ch06.startswith(perf.measured_on())
+    for label in ("host-gw routing", "kernel VXLAN", "flannel UDP (netlab"):
+        row5 = [l for l in ch05.splitlines() if l.startswith(label)][0].split()
+        row6 = [l for l in ch06.splitlines() if l.startswith(label)][0].split()
+        assert row5[-4:-1] == row6[-3:], (row5, row6)  # Gbit/s, RTT, vs host-gw (ch05 adds vs veth)
+    assert not any(c.cell_type == "code" and "measure_all(" in c.source for c in nbformat.read(
+        os.path.join(os.path.dirname(__file__), "..", "book", "ch06_flannel_vxlan.ipynb"), as_version=4).cells)
