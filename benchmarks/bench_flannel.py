@@ -2,7 +2,7 @@
 
 Run as root: .venv/bin/python benchmarks/bench_flannel.py [SECONDS]
 Each path is built in a fresh world (netlab.flannel.perf); iperf3 runs one TCP stream for SECONDS.
-Published figures to compare with (../shared/reference/real-systems.md): kubernetes PR #17877
+Published figures to compare with (book/references.md): kubernetes PR #17877
 (qperf, 2015): flannel UDP 28.7 MB/s vs VXLAN 47.8 MB/s; flannel #976/#1816: VXLAN 20-30% below host.
 """
 

@@ -35,6 +35,7 @@ import dataclasses
 import html
 import ipaddress
 import re
+import shlex
 from dataclasses import dataclass, field
 
 SPORT = 40000  # the UDP/TCP sender's fixed source port
@@ -441,7 +442,9 @@ class _Tracer:
                 q = l4.payload.payload
                 if ((self.proto == "icmp" and isinstance(q, ICMPerror) and sig is not None
                      and (bytes(q.payload) == sig or (not bytes(q.payload) and (q.id, q.seq) == sig_ids)))
-                        or (self.proto == "udp" and isinstance(q, UDPerror) and bytes(q.payload).startswith(UDP_MARK))
+                        or (self.proto == "udp" and isinstance(q, UDPerror)
+                            and (bytes(q.payload).startswith(UDP_MARK)  # a kernel quotes up to 576 bytes,
+                                 or (not bytes(q.payload) and (q.sport, q.dport) == (SPORT, self.port))))  # flannel 8
                         or (self.proto == "tcp" and isinstance(q, TCPerror) and q.seq == sig)):
                     err.append(s)
         return req, rep, err
@@ -634,12 +637,27 @@ class _Tracer:
             words += argv[1:4]
         return " ".join(words)
 
-    def tun_reader(self, node, dev) -> str:
+    def tun_pids(self, node, dev) -> list[str]:
+        """The processes in NODE holding TUN device DEV open."""
         r = self.run(None, f"grep -l '^iff:[[:space:]]*{dev}$' /proc/[0-9]*/fdinfo/*")
         pids = sorted({p.split("/")[2] for p in r.stdout.split()}, key=int)
         # every node's daemon may call its device flannel0: keep the processes in this node's netns
         here = self.run(node, "readlink /proc/self/ns/net").stdout.strip()
-        pids = [p for p in pids if self.run(None, f"readlink /proc/{p}/ns/net").stdout.strip() == here]
+        return [p for p in pids if self.run(None, f"readlink /proc/{p}/ns/net").stdout.strip() == here]
+
+    def process_log(self, node, dev, dst) -> str | None:
+        """The last line about DST in the log of the process reading TUN DEV (its ``--log FILE``), if any."""
+        for pid in self.tun_pids(node, dev):
+            argv = self.run(None, f"cat /proc/{pid}/cmdline").stdout.split("\0")
+            if "--log" in argv[:-1]:
+                log = self.run(node, f"cat {shlex.quote(argv[argv.index('--log') + 1])}").stdout
+                lines = [l for l in log.splitlines() if re.search(rf"\b{re.escape(dst)}\b", l)]
+                if lines:
+                    return lines[-1]
+        return None
+
+    def tun_reader(self, node, dev) -> str:
+        pids = self.tun_pids(node, dev)
         if not pids:
             return f"user space: no process has TUN {dev} open; the packet waits in its queue and is lost"
         names = sorted({self.process(pid) for pid in pids})
@@ -814,6 +832,8 @@ class _Tracer:
         if last.direction == "out" and tun:
             answer = "".join(f"; {_inner_ip(e[3]).src} answered ICMP {_inner_ip(e[3]).payload.sprintf('%ICMP.type%')}"
                              f" code {_inner_ip(e[3]).payload.code}" for e in errors[:1])
+            said = "" if errors else self.process_log(node, last.interface, _inner_ip(last.packet).dst)
+            answer += f"; nothing came back, and its log says: {said}" if said else ""
             return False, node, f"left the kernel by TUN {last.interface}: {tun[0][len('user space: '):]}{answer}"
         nofdb = [d for d in last.decisions if d.startswith("VXLAN FDB on ") and "no entry" in d]
         if last.direction == "out" and nofdb:

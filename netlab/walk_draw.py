@@ -208,7 +208,10 @@ def stack(pkt) -> list[dict]:
         elif isinstance(l, IP):
             name, info = "IPv4", f"{l.src} > {l.dst} ttl {l.ttl} proto {l.proto}"
         elif isinstance(l, UDP):
-            name, info = "UDP", f"port {l.sport} > {l.dport}"
+            # VXLAN's outer source port is a hash of the inner flow seeded at boot: named, not printed
+            # (as in the walk's text), so the figure is the same on every boot and every machine
+            vx = k + 1 < len(ls) and isinstance(ls[k + 1], VXLAN)
+            name, info = "UDP", f"port {'<flow-hash>' if vx else l.sport} > {l.dport}"
         elif isinstance(l, TCP):
             name, info = "TCP", f"port {l.sport} > {l.dport} [{l.sprintf('%TCP.flags%')}]"
         elif isinstance(l, VXLAN):

@@ -8,7 +8,12 @@ What makes a second run a no-op in git:
 - volatile metadata (execution timestamps, the Python patch version) is dropped, and a print that
   the kernel happened to split into several stream messages is stored as one;
 - a cell's new output replaces the committed one only when they differ after the sanitizing regexes
-  nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run.
+  nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run;
+- under NETLAB_RECORD=1, a notebook that comes out unchanged keeps the committed recordings of its
+  worlds (netlab/recordings/*.json): they come from a live run that printed exactly what this one
+  printed, and what differs between two such runs is only what a world read behind the page (how
+  often a daemon's log was polled, process ids, bridge timers). tests/test_recordings.py replays them
+  against the committed outputs.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import configparser
 import copy
 import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -24,6 +30,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT / "netlab" / "recordings"
 SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -85,8 +92,16 @@ def strip_volatile(nb) -> None:
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
+def recordings() -> dict[Path, bytes]:
+    """The world recordings `make record` writes (netlab/recordings unless NETLAB_RECORDINGS moves them)."""
+    if os.environ.get("NETLAB_RECORD") != "1" or os.environ.get("NETLAB_RECORDINGS"):
+        return {}
+    return {p: p.read_bytes() for p in RECORDINGS.glob("*.json")}
+
+
 def execute(path: Path, rules) -> bool:
     relpath = path.relative_to(ROOT).as_posix()
+    before = recordings()
     committed = nbformat.read(path, as_version=4)
     nb = copy.deepcopy(committed)
     client = NotebookClient(
@@ -103,6 +118,10 @@ def execute(path: Path, rules) -> bool:
     changed = nbformat.writes(nb) != nbformat.writes(committed)
     if changed:
         nbformat.write(nb, path)
+    else:  # same page: keep the recordings of the run that made it (see the module's docstring)
+        for rec, data in before.items():
+            if rec.exists() and rec.read_bytes() != data:
+                rec.write_bytes(data)
     print(f"{'updated  ' if changed else 'unchanged'} {relpath}")
     return changed
 

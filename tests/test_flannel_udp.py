@@ -1,5 +1,6 @@
 """Chapter 5: the lease store, the UDP flanneld, and what they do between two nodes in a world."""
 
+import dataclasses
 import inspect
 import ipaddress
 import json
@@ -14,7 +15,8 @@ import netlab
 from netlab import flannel
 from netlab.flannel import packets
 from netlab.flannel.store import MemoryStore
-from netlab.flannel.udp import Config, acquire_lease, decide, decrement_ttl, lease_value, net_unreachable
+from netlab.flannel.udp import (Config, acquire_lease, decide, decide_from_udp, decrement_ttl, lease_value,
+                                net_unreachable)
 
 CONFIG = json.dumps(flannel.NETWORK_CONFIG)
 
@@ -118,6 +120,10 @@ def _echo(dst="100.96.2.3", ttl=63):
     return bytes(IP(src="100.96.1.2", dst=dst, ttl=ttl) / ICMP(id=7, seq=1) / b"abcdefgh")
 
 
+def _probe(dst="100.96.2.3", ttl=63, **ip):
+    return bytes(IP(src="100.96.1.2", dst=dst, ttl=ttl, **ip) / UDP(sport=40000, dport=53) / b"abcdefgh")
+
+
 def test_forwarding_decisions():
     routes = flannel.routes_from_leases(
         {flannel.subnet_key("100.96.1.0/24"): lease_value("10.168.0.2"),
@@ -128,6 +134,8 @@ def test_forwarding_decisions():
     assert d.action == "send" and d.peer == ("10.168.0.3", 8285)
     assert IP(d.data).ttl == 62 and IP(d.data)[ICMP].seq == 1
     d = decide(_echo("100.96.9.9"), routes, "100.96.1.0")
+    assert d.action == "drop" and "RFC 792" in d.reason  # no lease, but ICMP: flannel answers nothing
+    d = decide(_probe("100.96.9.9"), routes, "100.96.1.0")
     assert d.action == "reply"
     reply = IP(d.data)
     assert (reply.src, reply.dst, reply.ttl) == ("100.96.1.0", "100.96.1.2", 8)
@@ -141,12 +149,37 @@ def test_ttl_and_checksums_match_scapy():
     rebuilt = IP(out)
     del rebuilt.chksum
     assert bytes(IP(bytes(rebuilt))) == out and IP(out).ttl == 62
-    err = net_unreachable(_echo("100.96.9.9"), "100.96.1.0")
+    err = net_unreachable(_probe("100.96.9.9"), "100.96.1.0")
     p = IP(err)
-    ref = IP(src="100.96.1.0", dst="100.96.1.2", ttl=8, id=0) / ICMP(type=3, code=0) / _echo("100.96.9.9")[:28]
+    ref = IP(src="100.96.1.0", dst="100.96.1.2", ttl=8, id=0) / ICMP(type=3, code=0) / _probe("100.96.9.9")[:28]
     assert err == bytes(ref)
     assert net_unreachable(err, "100.96.1.0") is None  # never an error about an error
     assert p[ICMP].type == 3
+
+
+def test_the_receiving_daemon_decrements_the_ttl_too():
+    """proxy_amd64.c calls decrement_ttl in udp_to_tun as in tun_to_udp: 64 - 4 = 60 end to end."""
+    d = decide_from_udp(_echo(ttl=62))
+    assert d.action == "write" and IP(d.data).ttl == 61
+    rebuilt = IP(d.data)
+    del rebuilt.chksum
+    assert bytes(IP(bytes(rebuilt))) == d.data  # the checksum follows the TTL
+    assert decide_from_udp(_echo(ttl=1)).action == "drop"  # TTL runs out in the daemon: no ICMP either
+    assert decide_from_udp(b"\x60" + bytes(39)).action == "drop"
+
+
+def test_no_net_unreachable_about_icmp_or_later_fragments():
+    """send_net_unreachable: nothing about any ICMP packet (RFC 792) or a non-first fragment."""
+    routes = {}
+    assert net_unreachable(_echo("100.96.9.9"), "100.96.1.0") is None  # an echo request, not only errors
+    later = _probe("100.96.9.9", frag=185, flags="MF")  # offset 1480 bytes
+    assert net_unreachable(later, "100.96.1.0") is None
+    d = decide(later, routes, "100.96.1.0")
+    assert d.action == "drop" and "first fragment" in d.reason
+    first = _probe("100.96.9.9", flags="MF")  # the first fragment is answered
+    assert IP(decide(first, routes, "100.96.1.0").data)[ICMP].type == 3
+    echo_reply = bytes(IP(src="100.96.1.2", dst="100.96.9.9") / ICMP(type=0))
+    assert decide(echo_reply, routes, "100.96.1.0").action == "drop"
 
 
 def test_encapsulation_builder():
@@ -236,7 +269,14 @@ def test_lease_layout_and_seed_outputs(world):
 def test_ping_through_the_daemons(world):
     r = world.run("container-1", "ping -c 2 -i 0.2 -W 2 100.96.2.3")
     assert "2 received" in r.stdout
-    assert "ttl=61" in r.stdout  # node1, flanneld on node1, node2: three decrements
+    assert "ttl=60" in r.stdout  # node2, node2's flanneld, node1's flanneld, node1: four decrements
+
+
+@pytest.mark.root
+def test_traceroute_stars_at_both_daemons(world):
+    r = world.run("container-1", "traceroute -n -q 1 -w 1 100.96.2.3", check=False)
+    hops = [l.split()[1] for l in r.stdout.splitlines()[1:]]
+    assert hops == ["100.96.1.1", "*", "*", "100.96.2.0", "100.96.2.3"], r.stdout
 
 
 @pytest.mark.root
@@ -259,18 +299,51 @@ def test_captured_datagram_matches_scapy(world):
 
 
 @pytest.mark.root
-def test_unknown_destination_gets_net_unreachable(world):
+def test_unknown_destination_ping_gets_silence_udp_gets_net_unreachable(world):
     with world.capture("node1", "flannel0", "icmp") as cap:
-        world.run("container-1", "ping -c 1 -W 1 100.96.9.9", check=False)
-    errs = [p for p in cap.packets if p.haslayer(ICMP) and p[ICMP].type == 3]
-    assert len(errs) == 1 and errs[0][IP].src == "100.96.1.0" and errs[0][ICMP].code == 0
-    # The kernel drops it as a martian (source = its own flannel0 address) unless accept_local is on.
+        r = world.run("container-1", "ping -c 1 -W 1 100.96.9.9", check=False)
+    assert "1 packets transmitted, 0 received, 100% packet loss" in r.stdout and "Unreachable" not in r.stdout
+    assert [p[ICMP].type for p in cap.packets] == [8]  # the echo request went in; nothing came out
+    assert "as it is ICMP, and flannel sends no ICMP error about ICMP (RFC 792)" in \
+        world.run("node1", "tail -n 1 /run/flannel/node1.log").stdout
+    walk = world.trace("container-1", "100.96.9.9")
+    assert not walk.delivered and walk.reply is None and "RFC 792" in walk.reason
+    # A UDP probe is answered, from flannel0's own address: node1's kernel drops that as a martian.
+    walk = world.trace("container-1", "100.96.9.9", proto="udp", port=53)
+    err = walk.reply
+    assert err is not None and err.kind == "error" and err.hops[0].packet[IP].src == "100.96.1.0"
+    assert err.hops[0].packet[IP].ttl == 8 and not err.delivered and "martian" in err.reason
     world.run("node1", "sysctl -w net.ipv4.conf.flannel0.accept_local=1")
     try:
-        r = world.run("container-1", "ping -c 1 -W 1 100.96.9.9", check=False)
-        assert "From 100.96.1.0 icmp_seq=1 Destination Net Unreachable" in r.stdout
+        r = world.run("container-1", "traceroute -n -q 1 -w 1 -m 2 100.96.9.9", check=False)
+        assert "100.96.1.0" in r.stdout and "!N" in r.stdout, r.stdout
+        assert world.trace("container-1", "100.96.9.9", proto="tcp", port=80).reply.delivered
     finally:
         world.run("node1", "sysctl -w net.ipv4.conf.flannel0.accept_local=0")
+
+
+@pytest.mark.root
+def test_flanneld_adds_the_flannel0_route_itself(world):
+    """configureIface's RouteAdd: "File exists" with the /16 address (the kernel's route came first)..."""
+    log = flannel.flanneld_log(world, "node1").stdout
+    assert "$ ip route add 100.96.0.0/16 dev flannel0 scope global" in log and "File exists" in log
+
+
+@pytest.mark.root
+@root
+def test_with_a_32_address_the_route_is_flanneld_s_own():
+    """...and since flannel v0.11 a /32 address, so the kernel adds no route: only flanneld's makes one."""
+    with netlab.World(netlab.flannel_udp(), name="test_flannel_prefix32") as w:
+        store = flannel.start_store(w)
+        flannel.put_config(w, store)
+        for node in ("node1", "node2"):
+            flannel.start_flanneld(w, node, store, tun_prefix32=True)
+        flannel.wait_for_peers(w, ["node1", "node2"])
+        assert "inet 100.96.1.0/32 scope global flannel0" in w.run("node1", "ip addr show flannel0").stdout
+        routes = w.run("node1", "ip route show dev flannel0").stdout
+        assert routes.split("\n")[0].split() == ["100.96.0.0/16"]  # proto boot (not shown), no src
+        assert "File exists" not in flannel.flanneld_log(w, "node1").stdout
+        assert "ttl=60" in w.run("container-1", "ping -c 1 -W 2 100.96.2.3").stdout
 
 
 @pytest.mark.root
@@ -354,7 +427,7 @@ def test_veth_standin_carries_packets_like_tun():
         assert "100.96.0.0/16 dev flannel0 proto kernel scope link src 100.96.1.0" in w.run("node1", "ip route").stdout
         before = flannel.counters(w, "node1")
         r = w.run("container-1", "ping -c 2 -i 0.2 -W 2 100.96.2.3")
-        assert "2 received" in r.stdout and "ttl=61" in r.stdout
+        assert "2 received" in r.stdout and "ttl=60" in r.stdout
         assert flannel.lab.check_counters(before, flannel.counters(w, "node1"), packets=2)
         # TCP too: the stand-in's offloads are off, so no 64 KiB chunk or half-made checksum gets through.
         w.start("container-2", "iperf3 -s -1", name="iperf3")
@@ -381,3 +454,38 @@ def test_lab_checks_say_what_is_wrong():
     assert ok and "tun_reads +3" in ok.message
     assert "no flannel datagram at all" in flannel.lab.check_datagram([], "10.168.0.4", "10.168.0.2",
                                                                         "100.96.3.4", "100.96.1.2").message
+
+
+# ------------------------------------------------------------------ one set of measured figures per build
+def test_a_measurement_is_saved_once_and_kept_while_it_says_the_same(tmp_path):
+    from netlab.flannel import perf
+    path = str(tmp_path / perf.SAVED)
+    results = [perf.Result("veth", 30.0, 0.05, 0), perf.Result("host-gw", 20.0, 0.08, 0),
+               perf.Result("vxlan", 16.0, 0.09, 0), perf.Result("udp", 0.4, 0.6, 0)]
+    assert perf.save(results, path) is True
+    again = [dataclasses.replace(r, gbits=r.gbits * 1.1) for r in results]  # another run, same facts
+    assert perf.save(again, path) is False  # a second `make record` leaves git quiet
+    assert [r.gbits for r in perf.saved(path=path)] == [30.0, 20.0, 16.0, 0.4]
+    slower = [dataclasses.replace(r, gbits=25.0) if r.path == "udp" else r for r in results]
+    assert perf.save(slower, path) is True  # the facts changed: the new figures replace the old
+
+
+def test_chapters_5_and_6_print_the_same_saved_figures():
+    """One measurement per build: chapter 6 prints chapter 5's saved rows, not a run of its own."""
+    import nbformat
+    from netlab.flannel import perf
+
+    def printed(name):
+        nb = nbformat.read(os.path.join(os.path.dirname(__file__), "..", "book", name), as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "code" and "perf.report(" in c.source]
+        assert len(cells) == 1, name
+        return "".join(o.get("text", "") for o in cells[0].outputs)
+
+    ch05, ch06 = printed("ch05_flannel_udp.ipynb"), printed("ch06_flannel_vxlan.ipynb")
+    assert ch05.startswith(perf.measured_on()) and ch06.startswith(perf.measured_on())
+    for label in ("host-gw routing", "kernel VXLAN", "flannel UDP (netlab"):
+        row5 = [l for l in ch05.splitlines() if l.startswith(label)][0].split()
+        row6 = [l for l in ch06.splitlines() if l.startswith(label)][0].split()
+        assert row5[-4:-1] == row6[-3:], (row5, row6)  # Gbit/s, RTT, vs host-gw (ch05 adds vs veth)
+    assert not any(c.cell_type == "code" and "measure_all(" in c.source for c in nbformat.read(
+        os.path.join(os.path.dirname(__file__), "..", "book", "ch06_flannel_vxlan.ipynb"), as_version=4).cells)

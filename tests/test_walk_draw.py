@@ -75,6 +75,7 @@ def test_vxlan_header_stack_offsets_and_sizes():
         ("outer Ethernet", 0, 14), ("outer IPv4", 14, 20), ("outer UDP", 34, 8), ("VXLAN", 42, 8),
         ("inner Ethernet", 50, 14), ("inner IPv4", 64, 20), ("inner ICMP", 84, 8), ("payload", 92, 56)]
     assert rows[1]["info"] == "10.168.0.2 > 10.168.0.3 ttl 64 proto 17"
+    assert rows[2]["info"] == "port <flow-hash> > 8472"  # seeded at boot: named, never printed
     texts = _texts(header_stack(_vxlan_packet()))
     assert [k for k in texts if k.startswith("layer:")] == [f"layer:{r['name']}" for r in rows]
 
@@ -87,6 +88,7 @@ def test_flannel_udp_header_stack_has_no_inner_ethernet():
     assert [(r["name"], r["offset"], r["size"]) for r in stack(pkt)] == [
         ("outer Ethernet", 0, 14), ("outer IPv4", 14, 20), ("outer UDP", 34, 8),
         ("inner IPv4", 42, 20), ("inner ICMP", 62, 8), ("payload", 70, 56)]
+    assert stack(pkt)[2]["info"] == "port 8285 > 8285"  # flannel UDP's port is fixed: printed
     plain = Ether(bytes(Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:03") / IP() / ICMP()))
     assert [r["name"] for r in stack(plain)] == ["Ethernet", "IPv4", "ICMP"]
 

@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     u.add_argument("--tun-standin", choices=["auto", "veth", "no"], default="auto",
                    help="flannel0 as a veth pair read through AF_PACKET: when /dev/net/tun cannot be opened"
                         " (auto), always (veth) or never (no)")
+    u.add_argument("--tun-prefix32", action="store_true",
+                   help="give flannel0 a /32 address, as flannel does since v0.11 (the route is then flanneld's only)")
     x = sub.add_parser("vxlan", help="run flanneld with the VXLAN backend (it only programs the kernel)")
     x.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
     x.add_argument("--iface", default="eth0", help="the node's external interface")
@@ -94,7 +96,8 @@ def main(argv=None) -> int:
                                log_path=args.log)
     else:
         daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
-                          subnet=args.subnet, mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin)
+                          subnet=args.subnet, mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin,
+                          tun_prefix32=args.tun_prefix32)
     try:
         daemon.run()
     except (FlannelError, StoreError, OSError) as err:

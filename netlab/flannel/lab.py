@@ -124,11 +124,13 @@ def wait_for_log(world, node: str, text: str, timeout: float = 10, after: int = 
 
 
 def start_flanneld(world, node: str, store: StoreInfo, iface: str = "eth0", subnet: str | None = None,
-                   mtu: int | None = None, wait: bool = True, tun_standin: str | None = None) -> str:
+                   mtu: int | None = None, wait: bool = True, tun_standin: str | None = None,
+                   tun_prefix32: bool = False) -> str:
     """Start ``python3 -m netlab.flannel udp`` in NODE; wait until flannel0 is up. Returns its name.
 
     TUN_STANDIN "veth" forces the veth stand-in for flannel0, "no" forbids it; by default the daemon
-    uses TUN and falls back to the stand-in only where /dev/net/tun cannot be opened.
+    uses TUN and falls back to the stand-in only where /dev/net/tun cannot be opened. TUN_PREFIX32
+    gives flannel0 a /32 address, as flannel does since v0.11 (default: the overlay's prefix, as the seed).
     """
     world.run(node, ["mkdir", "-p", "/run/flannel"])
     offset = len(world.run(node, ["sh", "-c", f"cat {log_path(node)} 2>/dev/null || true"]).stdout)
@@ -139,6 +141,8 @@ def start_flanneld(world, node: str, store: StoreInfo, iface: str = "eth0", subn
         args += ["--mtu", str(mtu)]
     if tun_standin:
         args += ["--tun-standin", tun_standin]
+    if tun_prefix32:
+        args += ["--tun-prefix32"]
     name = world.start(node, _py(*args), name=f"flanneld-{node}")
     if wait:
         wait_for_log(world, node, "flanneld: ready:", after=offset)

@@ -8,10 +8,14 @@ Four paths between a process in one network namespace and one in another, each b
 - ``vxlan``: :func:`netlab.flannel_vxlan`, the kernel's VXLAN device programmed as flanneld does;
 - ``udp``: :func:`netlab.flannel_udp` with netlab's Python flanneld on both nodes.
 
-Figures differ from run to run, so these worlds are not recorded command by command. Instead,
-under ``make record`` (NETLAB_RECORD=1) :func:`measure_all` saves its results, and where namespaces
-cannot be created it returns those saved results after a banner saying when and where they were
-measured.
+Figures differ from run to run, so these worlds are not recorded command by command, and the book
+measures once per build: chapter 5's :func:`measure_all` runs all four paths, and under
+``make record`` (NETLAB_RECORD=1) saves the figures to ``netlab/recordings/perf.measured``. Both
+chapters print the figures from that one file (:func:`saved`, :func:`report`), so chapter 6 shows the
+same numbers as chapter 5 without measuring again. A new measurement replaces the saved one only
+when the kernel differs or the facts that hold on any machine (:func:`verdict`) changed, so a second
+``make record`` leaves git quiet. Where namespaces cannot be created, :func:`measure_all` returns the
+saved figures after a banner saying when and where they were measured.
 """
 
 from __future__ import annotations
@@ -94,41 +98,89 @@ def measure(path: str, seconds: float = 3) -> Result:
     return r
 
 
-def _saved(paths) -> str:
-    return os.path.join(recordings_dir(), f"perf-{'-'.join(paths)}.measured")
+SAVED = "perf.measured"
+
+
+def _committed() -> str:
+    """The figures the book prints: the package's own recordings, whatever NETLAB_RECORDINGS says."""
+    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "recordings", SAVED)
+
+
+def _load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def saved(paths=PATHS, path: str | None = None) -> list[Result]:
+    """The figures measured by the last ``make record`` (one set for the whole book), for PATHS."""
+    path = path or _committed()
+    try:
+        data = _load(path)
+    except FileNotFoundError:
+        raise ReplayError(f"no measurement was saved at {path}; run `make record` on a machine that can"
+                          f" build worlds") from None
+    by = {r["path"]: Result(**r) for r in data["results"]}
+    return [by[p] for p in paths]
+
+
+def measured_on(path: str | None = None) -> str:
+    """Where and when the saved figures were measured, one line."""
+    data = _load(path or _committed())
+    return f"measured by `make record` on Linux {data['kernel']} at {data['date']} (netlab/recordings/{SAVED})"
+
+
+def report(paths=PATHS) -> str:
+    """The saved figures as a table, under the line saying where and when they were measured."""
+    return measured_on() + "\n" + table(saved(paths))
+
+
+def save(results: list[Result], path: str | None = None) -> bool:
+    """Save RESULTS unless the saved figures are from this kernel and say the same (:func:`verdict`).
+
+    Returns whether the file was written. Keeping an equivalent measurement keeps a second
+    ``make record`` quiet in git, as an unchanged world recording keeps its file.
+    """
+    path = path or os.path.join(recordings_dir(), SAVED)
+    try:
+        old = _load(path)
+        if old["kernel"] == platform.release() and \
+                verdict([Result(**r) for r in old["results"]]) == verdict(results) and \
+                [r["path"] for r in old["results"]] == [r.path for r in results]:
+            return False
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        pass
+    with open(path, "w") as f:
+        json.dump({"kernel": platform.release(),
+                   "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   "results": [dataclasses.asdict(r) for r in results]}, f, indent=1)
+        f.write("\n")
+    return True
 
 
 def measure_all(seconds: float = 3, paths=PATHS) -> list[Result]:
-    """Measure PATHS live; where namespaces cannot be created, return the figures `make record` saved."""
+    """Measure PATHS live (under NETLAB_RECORD=1, :func:`save` them); without namespaces, the saved figures."""
     paths = tuple(paths)
     if probe().mode == "none":
-        try:
-            with open(_saved(paths)) as f:
-                saved = json.load(f)
-        except FileNotFoundError:
-            raise ReplayError(f"this machine cannot build worlds to measure {', '.join(paths)}, and no"
-                              f" measurement was saved at {_saved(paths)}; run `make record` where it can") from None
-        print(f"RECORDED on {saved['kernel']} at {saved['date']}: this machine cannot create network namespaces;"
+        path = os.path.join(recordings_dir(), SAVED)
+        results = saved(paths, path)
+        data = _load(path)
+        print(f"RECORDED on {data['kernel']} at {data['date']}: this machine cannot create network namespaces;"
               f" these figures were measured on a live kernel by `make record`")
-        return [Result(**r) for r in saved["results"]]
+        return results
     results = [measure(p, seconds) for p in paths]
-    if os.environ.get("NETLAB_RECORD") == "1":
-        with open(_saved(paths), "w") as f:
-            json.dump({"kernel": platform.release(),
-                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                       "results": [dataclasses.asdict(r) for r in results]}, f, indent=1)
-            f.write("\n")
+    if os.environ.get("NETLAB_RECORD") == "1" and paths == PATHS:
+        save(results)
     return results
 
 
 def table(results: list[Result]) -> str:
     """A text table: throughput, RTT, and ratios to host-gw and to the plain veth."""
     by = {r.path: r for r in results}
-    lines = [f"{'path':40} {'Gbit/s':>8} {'RTT ms':>8} {'vs host-gw':>11} {'vs veth':>8}"]
+    lines = [f"{'path':40} {'Gbit/s':>8} {'RTT ms':>8} {'vs host-gw':>11}" + (f" {'vs veth':>8}" if "veth" in by else "")]
     for r in results:
         hg = f"{r.gbits / by['host-gw'].gbits:10.0%}" if "host-gw" in by else ""
-        ve = f"{r.gbits / by['veth'].gbits:7.0%}" if "veth" in by else ""
-        lines.append(f"{LABELS[r.path]:40} {r.gbits:8.2f} {r.rtt_ms:8.3f} {hg:>11} {ve:>8}")
+        ve = f" {r.gbits / by['veth'].gbits:7.0%}" if "veth" in by else ""
+        lines.append(f"{LABELS[r.path]:40} {r.gbits:8.2f} {r.rtt_ms:8.3f} {hg:>11}{ve:>9}".rstrip())
     if "udp" in by and "vxlan" in by:
         lines.append(f"flannel UDP moves {1 - by['udp'].gbits / by['vxlan'].gbits:.0%} less than kernel VXLAN"
                      f" here (kubernetes PR #17877 measured about 40% less with flannel's C daemon)")

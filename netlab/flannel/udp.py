@@ -8,13 +8,21 @@ What it does, in the order the real flanneld does it (flannel-io/flannel ``pkg/b
    (the real flanneld picks a random free one; lowest-free keeps the book's output fixed);
 3. create ``flannel0``: open ``/dev/net/tun`` with ``IFF_TUN | IFF_NO_PI`` (raw IP packets, no
    4-byte header), give it the lease's first address with the overlay's prefix (``100.96.1.0/16``),
-   MTU = external MTU - 28 (20 IP + 8 UDP), and bring it up. The kernel then adds the route
-   ``100.96.0.0/16 dev flannel0 proto kernel scope link src 100.96.1.0`` by itself;
+   MTU = external MTU - 28 (20 IP + 8 UDP), and bring it up. Then add the route to the whole
+   overlay, ``ip route add 100.96.0.0/16 dev flannel0 scope global``, as ``configureIface`` does (netlink
+   RouteAdd), tolerating "File exists": with a /16 address the kernel has already added
+   ``100.96.0.0/16 dev flannel0 proto kernel scope link src 100.96.1.0`` (flannel up to v0.10,
+   the seed's output). Since v0.11 flannel gives flannel0 a /32 (``tun_prefix32``), so the
+   kernel adds nothing and the route is flanneld's own;
 4. watch the store for other nodes' leases (an etcd v2 long poll) and keep a table
    subnet -> PublicIP;
-5. forward: a packet read from flannel0 goes, TTL decremented, in a UDP datagram to port 8285 of
-   the node owning its destination; a datagram received on 8285 is written to flannel0 as it is.
-   No owner: an ICMP "net unreachable" is written back into flannel0, as ``proxy_amd64.c`` does.
+5. forward, as ``proxy_amd64.c`` does: a packet read from flannel0 goes, TTL decremented, in a
+   UDP datagram to port 8285 of the node owning its destination (``tun_to_udp``); a datagram
+   received on 8285 has its inner TTL decremented again and is written to flannel0
+   (``udp_to_tun``). A packet whose TTL runs out is dropped without an ICMP error. No owner: an
+   ICMP "net unreachable" (from flannel0's address, TTL 8) is written back into flannel0, except
+   when the packet is itself ICMP (RFC 792: no ICMP about ICMP) or a non-first fragment: then
+   nothing at all (``send_net_unreachable``).
 
 Each packet thus enters user space once on each node: ``read(tun)`` then ``sendto(udp)`` on the
 sender, ``recvfrom(udp)`` then ``write(tun)`` on the receiver. The counters count those calls.
@@ -172,15 +180,33 @@ def decrement_ttl(packet: bytes) -> bytes | None:
     return packet[:8] + bytes([packet[8] - 1]) + packet[9:10] + check.to_bytes(2, "big") + packet[12:]
 
 
-def net_unreachable(packet: bytes, source: str) -> bytes | None:
-    """ICMP destination unreachable, code 0 (net), from SOURCE back to the packet's sender.
+def no_error_reason(packet: bytes) -> str | None:
+    """Why ``send_net_unreachable`` sends nothing about PACKET, or None when it answers.
 
-    As ``send_net_unreachable`` in flannel's ``proxy_amd64.c``: TTL 8, the offender's IP header and
-    first 8 payload bytes quoted; never in answer to an ICMP error.
+    flannel's ``proxy_amd64.c`` returns without a reply for a header it deems malformed (60 bytes or
+    more: its buffer holds 20 + MAX_IPOPTLEN 40, and it tests ``>=``), for any ICMP packet, echo
+    requests included ("RFC 792 instructs not to send ICMPs about ICMPs"), and for every fragment
+    but the first (a non-zero fragment offset).
     """
     ihl = (packet[0] & 0x0F) * 4
-    if packet[9] == 1 and len(packet) > ihl and packet[ihl] not in (0, 8, 13, 14, 15, 16, 17, 18):
-        return None  # an ICMP error: no error about an error
+    if ihl >= 60:
+        return f"its IP header of {ihl} bytes looks malformed to flannel"
+    if packet[9] == 1:
+        return "it is ICMP, and flannel sends no ICMP error about ICMP (RFC 792)"
+    if int.from_bytes(packet[6:8], "big") & 0x1FFF:
+        return "it is not the first fragment, and ICMP errors are sent only for the first"
+    return None
+
+
+def net_unreachable(packet: bytes, source: str) -> bytes | None:
+    """ICMP destination unreachable, code 0 (net), from SOURCE back to the packet's sender, or None.
+
+    As ``send_net_unreachable`` in flannel's ``proxy_amd64.c``: TTL 8, the offender's IP header and
+    first 8 payload bytes quoted; None where flannel sends nothing (:func:`no_error_reason`).
+    """
+    if no_error_reason(packet) is not None:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
     quoted = packet[:ihl + 8]
     icmp = bytearray(struct.pack("!BBHI", 3, 0, 0, 0) + quoted)
     icmp[2:4] = struct.pack("!H", checksum(bytes(icmp)))
@@ -234,14 +260,30 @@ def decide(packet: bytes, routes: dict, tun_address: str, port: int = DEFAULT_PO
     dst = socket.inet_ntoa(packet[16:20])
     peer = lookup(routes, dst)
     if peer is None:
-        reply = net_unreachable(packet, tun_address)
-        if reply is None:
-            return Decision("drop", reason=f"no lease holds {dst} (and it is an ICMP error)")
-        return Decision("reply", reply, reason=f"no lease holds {dst}: ICMP net unreachable")
+        src = socket.inet_ntoa(packet[12:16])
+        why = no_error_reason(packet)
+        if why is not None:
+            return Decision("drop", reason=f"no lease holds {dst}: dropped {src} > {dst} without a reply, as {why}")
+        return Decision("reply", net_unreachable(packet, tun_address),
+                        reason=f"no lease holds {dst}: ICMP net unreachable from {tun_address} to {src}")
     out = decrement_ttl(packet)
     if out is None:
         return Decision("drop", reason=f"TTL expired for {dst}")
     return Decision("send", out, (peer, port), reason=f"{dst} -> {peer}:{port}")
+
+
+def decide_from_udp(packet: bytes) -> Decision:
+    """What happens to a datagram's payload received on port 8285: TTL - 1, then into flannel0.
+
+    As ``udp_to_tun`` in ``proxy_amd64.c``: the receiving daemon decrements the TTL too, so a packet
+    loses two in the daemons besides the two kernels' forwards (64 - 4 = 60 container to container).
+    """
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return Decision("drop", reason="not an IPv4 packet")
+    out = decrement_ttl(packet)
+    if out is None:
+        return Decision("drop", reason=f"TTL expired for {socket.inet_ntoa(packet[16:20])}")
+    return Decision("write", out)
 
 
 # ------------------------------------------------------------------- flannel0: TUN, or its stand-in
@@ -410,6 +452,7 @@ class Flanneld:
     mtu: int | None = None
     log_path: str | None = None
     tun_standin: str = "auto"  # "auto": TUN, else the veth stand-in; "veth": the stand-in; "no": TUN only
+    tun_prefix32: bool = False  # flannel >= v0.11: flannel0 gets a /32, so only our RouteAdd makes the route
     routes: dict = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
 
@@ -443,13 +486,32 @@ class Flanneld:
         self.log(f"listening on UDP {self.public_ip}:{self.config.port} (socket buffers {rcv} bytes in, {snd} out)")
         self.dev = open_flannel0(self.tun_name, self.tun_standin)
         self.log(self.dev.describe())
-        for cmd in (f"ip addr add {self.tun_address}/{self.config.network.prefixlen} dev {self.tun_name}",
-                    f"ip link set dev {self.tun_name} mtu {self.mtu} txqueuelen {TXQUEUELEN} up"):
-            self.log(f"$ {cmd}")
-            _ip(cmd)
+        self.configure_iface()
         leases, self.index = self.store.items(SUBNETS)
         self.set_routes(routes_from_leases(leases, self.lease))
         self.write_subnet_env()
+
+    def configure_iface(self) -> None:
+        """Address, MTU, up, then the route to the whole overlay, as flannel's ``configureIface``.
+
+        flannel adds the route itself (netlink RouteAdd, scope universe) "since there might be a route
+        for a subnet already installed by Docker and then it won't get auto added", and takes EEXIST
+        as success. With the overlay's prefix on the address the kernel's own prefix route is there
+        first, so the add finds "File exists"; with a /32 (flannel >= v0.11) the add makes the route.
+        """
+        prefix = 32 if self.tun_prefix32 else self.config.network.prefixlen
+        for cmd in (f"ip addr add {self.tun_address}/{prefix} dev {self.tun_name}",
+                    f"ip link set dev {self.tun_name} mtu {self.mtu} txqueuelen {TXQUEUELEN} up"):
+            self.log(f"$ {cmd}")
+            _ip(cmd)
+        cmd = f"ip route add {self.config.network} dev {self.tun_name} scope global"  # SCOPE_UNIVERSE, as flannel
+        self.log(f"$ {cmd}")
+        res = subprocess.run(cmd.split(), capture_output=True, text=True)
+        if res.returncode and "File exists" not in res.stderr:
+            raise FlannelError(f"`{cmd}` failed: {res.stderr.strip()}")
+        if res.returncode:
+            self.log(f"{res.stderr.strip()}: the kernel added that route with the address; taken as success,"
+                     f" as flannel takes EEXIST")
 
     def write_subnet_env(self) -> None:
         """What flanneld hands to Docker (``/run/flannel/subnet.env``), one file per node in a world."""
@@ -496,6 +558,8 @@ class Flanneld:
                 self.write_tun(d.data)
             elif "TTL" in d.reason:
                 self.counters.ttl_expired += 1
+            elif d.reason.startswith("no lease"):
+                self.log(d.reason)
 
     def write_tun(self, data: bytes) -> None:
         try:
@@ -508,14 +572,18 @@ class Flanneld:
             self.log(f"{self.tun_name} did not take a packet ({e.strerror}): dropped it")
 
     def forward_from_udp(self) -> None:
-        """Up to BATCH datagrams from other nodes: each one's payload goes into flannel0 as it is."""
+        """Up to BATCH datagrams from other nodes: each one's payload, TTL decremented, into flannel0."""
         for _ in range(self.BATCH):
             try:
                 data = self.sock.recv(65535)
             except BlockingIOError:
                 return
             self.counters.udp_recvs += 1
-            self.write_tun(data)
+            d = decide_from_udp(data)
+            if d.action == "write":
+                self.write_tun(d.data)
+            elif "TTL" in d.reason:
+                self.counters.ttl_expired += 1
 
     def run(self) -> None:
         self.stopping = False
