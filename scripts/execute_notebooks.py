@@ -9,10 +9,10 @@ What makes a second run a no-op in git:
   the kernel happened to split into several stream messages is stored as one;
 - a cell's new output replaces the committed one only when they differ after the sanitizing regexes
   nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run;
-- under NETLAB_RECORD=1, a notebook that comes out unchanged keeps the committed recordings of its
-  worlds (netlab/recordings/*.json): they come from a live run that printed exactly what this one
-  printed, and what differs between two such runs is only what a world read behind the page (how
-  often a daemon's log was polled, process ids, bridge timers). tests/test_recordings.py replays them
+- under NETLAB_RECORD=1, a notebook that comes out unchanged keeps the committed recording of a
+  world when the new one ran the same commands in the same order: both come from live runs that
+  printed exactly the same, and what differs is only what the world read behind the page (how often
+  a daemon's log was polled, process ids, bridge timers). tests/test_recordings.py replays them
   against the committed outputs.
 """
 from __future__ import annotations
@@ -99,6 +99,23 @@ def recordings() -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in RECORDINGS.glob("*.json")}
 
 
+def same_steps(new: bytes, old: bytes) -> bool:
+    """Whether two recordings ran the same commands in the same order, counting a command repeated
+    back to back once (a wait loop polls a log as often as the machine's speed asks) and any process
+    id in a /proc path as the same (a walk reads the daemons' /proc entries). An edited
+    cell that runs other commands, or the same ones in another order, must be recorded anew even
+    when the page prints the same."""
+    def steps(data):
+        out = []
+        for e in json.loads(data).get("entries", []):
+            command = re.sub(r"/proc/\d+/", "/proc/PID/", e.get("command") or "")  # a walk reads daemons' /proc
+            step = (e.get("kind"), e.get("node"), command, e.get("iface"), e.get("filter"))
+            if not out or out[-1] != step:
+                out.append(step)
+        return out
+    return steps(new) == steps(old)
+
+
 def execute(path: Path, rules) -> bool:
     relpath = path.relative_to(ROOT).as_posix()
     before = recordings()
@@ -120,7 +137,7 @@ def execute(path: Path, rules) -> bool:
         nbformat.write(nb, path)
     else:  # same page: keep the recordings of the run that made it (see the module's docstring)
         for rec, data in before.items():
-            if rec.exists() and rec.read_bytes() != data:
+            if rec.exists() and rec.read_bytes() != data and same_steps(rec.read_bytes(), data):
                 rec.write_bytes(data)
     print(f"{'updated  ' if changed else 'unchanged'} {relpath}")
     return changed

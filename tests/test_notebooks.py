@@ -89,3 +89,19 @@ def test_every_lab_has_solutions_to_strip(path):
     code = "".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     assert code.count("### BEGIN SOLUTION") == code.count("### END SOLUTION") > 0
     assert "raise NotImplementedError" not in code, "the committed lab is the instructor's copy"
+
+
+def test_recordings_are_kept_only_when_the_same_commands_ran_in_the_same_order():
+    execute = load_script("execute_notebooks")
+
+    def recording(*commands):
+        return json.dumps({"entries": [{"kind": "run", "node": "n1", "command": c, "stdout": str(i)}
+                                       for i, c in enumerate(commands)]}).encode()
+
+    committed = recording("ip route", "cat /run/log", "readlink /proc/60/ns/net", "ip neigh flush dev en0", "ping")
+    polled_more = recording("ip route", "cat /run/log", "cat /run/log", "readlink /proc/66/ns/net",
+                            "ip neigh flush dev en0", "ping")
+    reordered = recording("ip neigh flush dev en0", "ip route", "cat /run/log", "readlink /proc/60/ns/net", "ping")
+    assert execute.same_steps(polled_more, committed)
+    assert not execute.same_steps(reordered, committed)
+    assert not execute.same_steps(recording("ip route"), committed)
