@@ -452,6 +452,18 @@ class Topology:
     def node(self, name: str) -> Node:
         return self._node(name, "lookup")
 
+    def script(self) -> str:
+        """The shell commands a world runs to build this topology, one per line, in order.
+
+        ``ip netns add``, ``ip link add ... type veth peer name ... netns ...``, ``ip -n NODE link
+        set ... master ...``, addresses, routes, neighbour and FDB entries, ``sysctl -w`` and
+        ``iptables`` lines: runnable as they are (``sh -e``) in an empty network namespace, the
+        world's top namespace. Rendered from the same build plan the world batches
+        (:func:`netlab.world.build_plan`), so it cannot drift from what the engine does.
+        """
+        from .world import build_script
+        return build_script(self)
+
     def __repr__(self) -> str:
         lines = [f"Topology {self.name!r}: {len(self.nodes)} nodes, {len(self.links)} links"]
         for node in self.nodes.values():
