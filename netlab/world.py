@@ -424,8 +424,18 @@ class World:
 
     def __init__(self, topology: Topology, mode: str = "auto", *, name: str | None = None,
                  record: bool | None = None, recordings_dir: str | None = None, build: bool = True,
-                 python: str | None = None, trace=None, batched: bool = True):
+                 python: str | None = None, trace=None, batched: bool = True, leave_out=()):
         self.topology = topology
+        # leave_out: "node:ifname" veth pairs the build skips, for a lab whose learner makes them by
+        # hand (checked by kernel.check_link); the world's topology stays whole, so walks and checks
+        # see the network it becomes.
+        if isinstance(leave_out, str):
+            leave_out = (leave_out,)
+        self._plan_topology = topology
+        for spec in leave_out:
+            if not isinstance(spec, str) or spec.count(":") != 1:
+                raise WorldInputError(f"leave_out takes 'node:ifname' veth ends such as 'pc1:eth0', not {quote(spec)}")
+            self._plan_topology = self._plan_topology.without_link(*spec.split(":"))
         # The name becomes <recordings>/<name>.json: no '/', '..' or newline may reach the path.
         self.name = check_name(topology.name if name is None else name, "world name", WorldInputError)
         self.recordings_dir = recordings_dir
@@ -532,7 +542,7 @@ class World:
             raise WorldError("this world is already built")
         try:
             with ThreadPoolExecutor(max_workers=4) as pool:
-                for i, phase in enumerate(build_plan(self.topology)):
+                for i, phase in enumerate(build_plan(self._plan_topology)):
                     run_chain = self._run_chain if batched else self._run_chain_naive
                     for fut in [pool.submit(run_chain, chain) for chain in phase]:
                         fut.result()

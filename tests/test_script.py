@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from netlab import End, Topology, World, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
+from netlab import End, Topology, TopologyError, World, kernel, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
 from netlab.docker import docker_node
 from netlab.world import build_plan
 
@@ -141,3 +141,40 @@ def test_script_builds_what_the_engine_builds(name):
     for node in topo.nodes:
         for what in want[node]:
             assert got[node][what] == want[node][what], f"{name}: {node} {what} differs"
+
+
+def test_without_link_leaves_out_one_cable_and_its_routes():
+    topo = docker_node()
+    rest = topo.without_link("nginx-2", "eth0")
+    assert "eth0" in topo.nodes["nginx-2"].interfaces  # the original is untouched
+    assert "eth0" not in rest.nodes["nginx-2"].interfaces and "veth49a9513" not in rest.nodes["node1"].interfaces
+    assert rest.nodes["nginx-2"].routes == [] and len(rest.links) == len(topo.links) - 1
+    assert "veth49a9513" not in rest.script() and "veth49a9513" in topo.script()
+    with pytest.raises(TopologyError, match="not one end of a veth pair"):
+        topo.without_link("node1", "docker0")
+
+
+@pytest.mark.root
+def test_a_cable_made_by_hand_completes_the_world():
+    """A lab leaves one veth pair out; check_link says what is missing until the learner's commands
+    make the world equal to the engine's whole build."""
+    topo = pc_pair()
+    with World(topo, name="by_engine") as engine:
+        want = settled_state(engine, topo)
+    with World(topo, name="by_hand", leave_out="pc1:eth0") as w:
+        first = kernel.check_link(w, "pc1", "eth0")
+        assert not first and "pc1 has no eth0: create the pair with `ip link add eth0 netns pc1" in first.message
+        steps = [("pc1", "ip link add eth0 address 02:42:c0:a8:00:03 type veth"
+                         " peer name port1 netns lan address 02:0f:32:75:c3:35", "lacks 192.168.0.3/26"),
+                 ("pc1", "ip addr add 192.168.0.3/26 dev eth0", "pc1's eth0 is down"),
+                 ("pc1", "ip link set eth0 up", "lan's port1 is not a port of br0"),
+                 ("lan", "ip link set port1 master br0", "lan's port1 is down"),
+                 ("lan", "ip link set port1 up", None)]
+        for node, command, missing in steps:
+            w.run(node, command)
+            check = kernel.check_link(w, "pc1", "eth0")
+            assert bool(check) is (missing is None) and (missing is None or missing in check.message), check
+        assert settled_state(w, topo, want) == want
+    with World(docker_node(), name="by_hand", leave_out="nginx-2:eth0") as w:
+        assert "node1 has no veth49a9513" in kernel.check_link(w, "node1", "veth49a9513").message
+        assert "route" not in w.run("nginx-2", "ip route").stdout
