@@ -208,6 +208,7 @@ def check_link(world, node: str, ifname: str) -> Check:
                 return f"`{line}`"
         return "the commands in `topology.script()`"
 
+    world.settle([iface.node, peer.node])
     ends = {}
     for i in (iface, peer):
         link = _link(world, i.node, i.name)

@@ -548,11 +548,22 @@ class World:
                         fut.result()
                     if i == 0:
                         self._trace("netns", self.info()["nodes"])
-            self._live().request("settle", nodes=self.nodes)
+            self.settle()
         except BaseException:
             self.close()
             raise
         self.built = True
+
+    def settle(self, nodes=None) -> None:
+        """Wait (at most 3 s) until the carrier of every link in NODES (default: all) shows in its state.
+
+        After a learner's ``ip link set ... up`` the kernel applies the carrier to the device, the bridge
+        port and the routes in its linkwatch work, up to a second later; checks call this first. A
+        replayed world has nothing to wait for.
+        """
+        if self._agent is None:
+            return
+        self._live().request("settle", nodes=list(nodes or self.nodes))
 
     def _run_chain(self, chain: list[_Batch]) -> None:
         for b in chain:
