@@ -54,7 +54,6 @@ __all__ = [
     "start_http_server",
     "nat_rules",
     "conntrack_entries",
-    "brctl_show",
     "bridge_ports",
     "fdb_entries",
     "check_bridge_port",
@@ -284,30 +283,6 @@ def format_conntrack(entries: list[dict], ports: bool = True) -> str:
 def bridge_ports(world, node: str = "node1", bridge: str = "docker0") -> list[dict]:
     """``ip -j link show master BRIDGE``: the bridge's ports (ifname, address, operstate, ...)."""
     return _json(world, node, f"ip -j link show master {bridge}")
-
-
-def brctl_show(world, node: str = "node1", bridge: str = "docker0") -> str:
-    """The ``brctl show`` table (bridge-utils is not installed), built from ``ip -j link``.
-
-    brctl prints: bridge name, bridge id (priority 8000 + the bridge's MAC without colons),
-    STP enabled, and the ports. The id and the STP state come from ``ip -j -d link show BRIDGE``
-    (``bridge_id``, ``stp_state``).
-    """
-    info = _json(world, node, f"ip -j -d link show {bridge}")[0]
-    data = info.get("linkinfo", {}).get("info_data", {})
-    bid = data.get("bridge_id", "")
-    prio, _, mac = bid.partition(".")
-    if mac:  # the kernel prints 8000.2:42:15:82:98:cb; brctl pads each byte: 8000.02421582 98cb
-        bridge_id = f"{int(prio, 16):04x}." + "".join(f"{int(b, 16):02x}" for b in mac.split(":"))
-    else:
-        bridge_id = "8000." + info["address"].replace(":", "")
-    stp = "yes" if data.get("stp_state") else "no"
-    ports = sorted(p["ifname"] for p in bridge_ports(world, node, bridge))
-    lines = ["bridge name\tbridge id\t\tSTP enabled\tinterfaces"]
-    first = ports[0] if ports else ""
-    lines.append(f"{bridge}\t\t{bridge_id}\t{stp}\t\t{first}")
-    lines += [f"\t\t\t\t\t\t\t{p}" for p in ports[1:]]
-    return "\n".join(lines)
 
 
 def fdb_entries(world, node: str = "node1", bridge: str = "docker0", learned_only: bool = True) -> list[dict]:

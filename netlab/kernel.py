@@ -174,3 +174,87 @@ def check_walk(walk, through: list[str] | None = None, delivered: bool = True, r
     path = " -> ".join(seen) or walk.src
     verdict = "delivered" if delivered else f"dropped at {walk.dropped_at} as expected ({walk.reason})"
     return Check(True, f"{walk.proto} {walk.src} -> {walk.dst}: {path}, {verdict}", through, seen)
+
+
+def _link(world, node: str, ifname: str) -> dict | None:
+    res = world.run(node, f"ip -j -d addr show dev {ifname}", check=False)
+    if res.returncode != 0:
+        return None
+    data = json.loads(res.stdout or "[]")
+    return data[0] if data else None
+
+
+def check_link(world, node: str, ifname: str) -> Check:
+    """Is the veth pair the world's topology declares at NODE:IFNAME built as declared?
+
+    Reads both ends from the kernel: a veth in each node, each the other's peer, with the declared
+    MAC, MTU, addresses and bridge (master), both up, and the routes the topology gives them. For a
+    lab whose learner makes that cable by hand (``World(..., leave_out="node:ifname")``); a ✗ names
+    the first thing missing and the command that builds it.
+    """
+    from .world import build_script
+
+    topo = world.topology
+    iface = topo.nodes[node].interfaces.get(ifname) if node in topo.nodes else None
+    if iface is None or iface.kind != "veth":
+        raise ValueError(f"{node}:{ifname} is not a veth end of topology {topo.name!r}")
+    peer = topo.nodes[iface.peer[0]].interfaces[iface.peer[1]]
+    script = build_script(topo).splitlines()
+
+    def hint(*words) -> str:
+        """The line of the topology's own script that builds it."""
+        for line in script:
+            if all(w in line.split() for w in words):
+                return f"`{line}`"
+        return "the commands in `topology.script()`"
+
+    world.settle([iface.node, peer.node])
+    ends = {}
+    for i in (iface, peer):
+        link = _link(world, i.node, i.name)
+        if link is None:
+            return Check(False, f"{i.node} has no {i.name}: create the pair with"
+                                f" {hint('veth', iface.name, peer.name)} (in any node: each `netns` names"
+                                f" the namespace its end goes to)")
+        kind = link.get("linkinfo", {}).get("info_kind")
+        if kind != "veth":
+            return Check(False, f"{i.node}'s {i.name} is a {kind or 'plain'} device, not one end of a veth pair;"
+                                f" delete it (`ip link del {i.name}`) and create the pair with {hint('veth', iface.name)}")
+        ends[i.node, i.name] = link
+    a, b = ends[iface.node, iface.name], ends[peer.node, peer.name]
+    if a.get("link_index") != b["ifindex"] or b.get("link_index") != a["ifindex"]:
+        return Check(False, f"{iface.node}'s {iface.name} and {peer.node}'s {peer.name} are not the two ends of"
+                            f" one pair; delete both and create them together with {hint('veth', iface.name)}")
+    for i in (iface, peer):
+        link = ends[i.node, i.name]
+        where = f"{i.node}'s {i.name}"
+        if i.mac and link.get("address") != i.mac:
+            return Check(False, f"{where} has MAC {link.get('address')}, not {i.mac}: set it with"
+                                f" `ip link set dev {i.name} address {i.mac}` in {i.node}")
+        if i.mtu and link.get("mtu") != i.mtu:
+            return Check(False, f"{where} has MTU {link.get('mtu')}, not {i.mtu}: `ip link set dev {i.name} mtu {i.mtu}`"
+                                f" in {i.node}")
+        if link.get("master") != i.master:
+            fix = (f"`ip link set dev {i.name} master {i.master}`" if i.master
+                   else f"`ip link set dev {i.name} nomaster`")
+            if not link.get("master"):
+                why = f"is not a port of {i.master}"
+            elif i.master:
+                why = f"is a port of {link['master']}, not of {i.master}"
+            else:
+                why = f"is a port of {link['master']} and should be in no bridge"
+            return Check(False, f"{where} {why}: {fix} in {i.node}")
+        have = {f"{x['local']}/{x['prefixlen']}" for x in link.get("addr_info", [])}
+        for address in i.addresses:
+            if address not in have:
+                return Check(False, f"{where} lacks {address}: `ip addr add {address} dev {i.name}` in {i.node}")
+        if "UP" not in link.get("flags", []):
+            return Check(False, f"{where} is down: `ip link set dev {i.name} up` in {i.node}")
+    for i in (iface, peer):
+        present = routes(world, i.node)
+        for r in topo.nodes[i.node].routes:
+            if r.dev == i.name and not any(x.get("dst") == r.dst and x.get("gateway") == r.via
+                                           and x.get("dev") == i.name for x in present):
+                return Check(False, f"{i.node} lacks its route to {r.dst}: `ip route add {r.ip_args()}` in {i.node}")
+    return Check(True, f"{iface.node}:{iface.name} and {peer.node}:{peer.name} are the two ends of one veth pair,"
+                       f" up, with the addresses, MACs and bridge the topology declares")

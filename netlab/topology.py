@@ -22,6 +22,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 from .inputs import NAME_RULE, check_name, quote, whole_number
@@ -448,9 +449,42 @@ class Topology:
             raise TopologyError(f"{what}: a 'dst' fdb entry needs a vxlan device, and {dev} is a {n.interfaces[dev].kind}")
         n.fdb.append((dev, self._check_mac(mac, what, required=True), self._check_ip(dst, what)))
 
+    def without_link(self, node: str, ifname: str) -> "Topology":
+        """A copy with the veth pair at NODE:IFNAME left out (both ends, and the routes and neighbour
+        entries that use them): what a lab builds before the learner makes that cable by hand."""
+        what = f"leaving out {_shown(node)}:{_shown(ifname)}"
+        n = self._node(node, what)
+        iface = self._iface(n, ifname, what)
+        if iface is None or iface.kind != "veth":
+            raise TopologyError(f"{what}: {quote(ifname)} is not one end of a veth pair on {node}")
+        ends = {(node, ifname), iface.peer}
+        copy = deepcopy(self)
+        copy.links = [(a, b) for a, b in copy.links if (a.node, a.ifname) not in ends]
+        for n_name, i_name in ends:
+            c = copy.nodes[n_name]
+            del c.interfaces[i_name]
+            nets = list(c.networks())
+            c.routes = [r for r in c.routes if r.dev != i_name and not (
+                r.dev is None and r.via and not r.onlink
+                and not any(ipaddress.ip_address(r.via) in net for net in nets))]
+            c.neighbours = [e for e in c.neighbours if e[0] != i_name]
+        return copy
+
     # ------------------------------------------------------------------ views
     def node(self, name: str) -> Node:
         return self._node(name, "lookup")
+
+    def script(self) -> str:
+        """The shell commands a world runs to build this topology, one per line, in order.
+
+        ``ip netns add``, ``ip link add ... type veth peer name ... netns ...``, ``ip -n NODE link
+        set ... master ...``, addresses, routes, neighbour and FDB entries, ``sysctl -w`` and
+        ``iptables`` lines: runnable as they are (``sh -e``) in an empty network namespace, the
+        world's top namespace. Rendered from the same build plan the world batches
+        (:func:`netlab.world.build_plan`), so it cannot drift from what the engine does.
+        """
+        from .world import build_script
+        return build_script(self)
 
     def __repr__(self) -> str:
         lines = [f"Topology {self.name!r}: {len(self.nodes)} nodes, {len(self.links)} links"]

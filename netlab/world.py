@@ -169,7 +169,7 @@ def command_argv(node: str | None, command) -> tuple[list[str], str]:
             raise WorldInputError(f"each argument of a command must be a string (or a number), not "
                                   f"{type(bad).__name__} {quote(bad)}; {_EXAMPLE}")
         argv = [str(a) for a in command]
-        text = shlex.join(argv)
+        text = _sh_join(argv)
     elif isinstance(command, str):
         text = command.strip()
         try:
@@ -293,6 +293,11 @@ class _Agent:
 
 
 # --------------------------------------------------------------------- build
+def _sh_join(words) -> str:
+    """Words as one shell command line, quoted only where the shell needs it (iptables' lone ``!`` is safe)."""
+    return " ".join(w if w == "!" else shlex.quote(w) for w in words)
+
+
 @dataclass
 class _Batch:
     """Lines for one tool run once in one node (node None: the world's top namespace)."""
@@ -300,6 +305,32 @@ class _Batch:
     node: str | None
     tool: str  # "ip", "bridge", "iptables", "sysctl"
     lines: list = field(default_factory=list)
+    read: bool = False  # only reads the kernel (the linkwatch sync): no part of the script
+
+    def commands(self) -> list[str]:
+        """Each line as the shell command it stands for, one process per line (``Topology.script``).
+
+        ``ip -batch`` and ``bridge -batch`` lines become ``ip -n NODE LINE``; sysctls become
+        ``ip netns exec NODE sysctl -w KEY=VALUE`` (what the agent writes under /proc/sys); an
+        iptables-restore batch becomes one ``ip netns exec NODE iptables -t TABLE RULE`` per rule.
+        """
+        if self.tool == "sysctl":
+            return [_sh_join(["ip", "netns", "exec", node, "sysctl", "-w", f"{key}={value}"])
+                    for node, key, value in self.lines]
+        if self.tool == "iptables":
+            out, table = [], None
+            for line in self.lines:
+                if line.startswith("*"):
+                    table = line[1:]
+                elif line.startswith(":"):
+                    out.append(_sh_join(["ip", "netns", "exec", self.node, "iptables", "-t", table,
+                                           "-N", line[1:].split()[0]]))
+                elif line != "COMMIT":
+                    out.append(_sh_join(["ip", "netns", "exec", self.node, "iptables", "-t", table]
+                                          + shlex.split(line)))
+            return out
+        return [_sh_join([self.tool] + (["-n", self.node] if self.node else []) + shlex.split(line))
+                for line in self.lines]
 
     def argv(self) -> list[str]:
         if self.tool == "iptables":
@@ -366,10 +397,20 @@ def build_plan(topo: Topology) -> list[list[_Batch]]:
         kinds = [i for i in n.interfaces.values() if i.kind == "veth"] + \
                 [i for i in n.interfaces.values() if i.kind == "bridge"]
         if kinds:
-            sync.append([_Batch(n.name, "ip", [f"link show dev {i.name}" for i in kinds])])
+            sync.append([_Batch(n.name, "ip", [f"link show dev {i.name}" for i in kinds], read=True)])
     phases = [[[top_netns]], [[early]], [[veths]], per_node, [[sysctls]] + late, sync]
     # A phase is a list of chains; the batches of one chain run in order.
     return [[chain for chain in phase if any(b.lines for b in chain)] for phase in phases]
+
+
+def build_script(topo: Topology) -> str:
+    """The shell commands the build runs, one per line, in build order (``Topology.script``).
+
+    Rendered from :func:`build_plan`, the batches :meth:`World.build` runs, so the two cannot
+    drift: run as ``sh -e`` in an empty world's top namespace, it leaves the same kernel state.
+    """
+    return "\n".join(cmd for phase in build_plan(topo) for chain in phase for b in chain if not b.read
+                     for cmd in b.commands()) + "\n"
 
 
 class World:
@@ -383,8 +424,18 @@ class World:
 
     def __init__(self, topology: Topology, mode: str = "auto", *, name: str | None = None,
                  record: bool | None = None, recordings_dir: str | None = None, build: bool = True,
-                 python: str | None = None, trace=None, batched: bool = True):
+                 python: str | None = None, trace=None, batched: bool = True, leave_out=()):
         self.topology = topology
+        # leave_out: "node:ifname" veth pairs the build skips, for a lab whose learner makes them by
+        # hand (checked by kernel.check_link); the world's topology stays whole, so walks and checks
+        # see the network it becomes.
+        if isinstance(leave_out, str):
+            leave_out = (leave_out,)
+        self._plan_topology = topology
+        for spec in leave_out:
+            if not isinstance(spec, str) or spec.count(":") != 1:
+                raise WorldInputError(f"leave_out takes 'node:ifname' veth ends such as 'pc1:eth0', not {quote(spec)}")
+            self._plan_topology = self._plan_topology.without_link(*spec.split(":"))
         # The name becomes <recordings>/<name>.json: no '/', '..' or newline may reach the path.
         self.name = check_name(topology.name if name is None else name, "world name", WorldInputError)
         self.recordings_dir = recordings_dir
@@ -491,17 +542,28 @@ class World:
             raise WorldError("this world is already built")
         try:
             with ThreadPoolExecutor(max_workers=4) as pool:
-                for i, phase in enumerate(build_plan(self.topology)):
+                for i, phase in enumerate(build_plan(self._plan_topology)):
                     run_chain = self._run_chain if batched else self._run_chain_naive
                     for fut in [pool.submit(run_chain, chain) for chain in phase]:
                         fut.result()
                     if i == 0:
                         self._trace("netns", self.info()["nodes"])
-            self._live().request("settle", nodes=self.nodes)
+            self.settle()
         except BaseException:
             self.close()
             raise
         self.built = True
+
+    def settle(self, nodes=None) -> None:
+        """Wait (at most 3 s) until the carrier of every link in NODES (default: all) shows in its state.
+
+        After a learner's ``ip link set ... up`` the kernel applies the carrier to the device, the bridge
+        port and the routes in its linkwatch work, up to a second later; checks call this first. A
+        replayed world has nothing to wait for.
+        """
+        if self._agent is None:
+            return
+        self._live().request("settle", nodes=list(nodes or self.nodes))
 
     def _run_chain(self, chain: list[_Batch]) -> None:
         for b in chain:
