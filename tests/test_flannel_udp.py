@@ -1,5 +1,6 @@
 """Chapter 5: the lease store, the UDP flanneld, and what they do between two nodes in a world."""
 
+import contextlib
 import dataclasses
 import inspect
 import ipaddress
@@ -211,17 +212,24 @@ def _contract_in_node(w, node, url):
     return w.run(node, [sys.executable, "-c", code], timeout=60)
 
 
+@contextlib.contextmanager
+def udp_world(name: str, **flanneld_options):
+    """Chapter 5's two nodes with a store, the network config and a flanneld on each, peers known;
+    ``world.store`` is the store. FLANNELD_OPTIONS go to both daemons (tun_standin, tun_prefix32)."""
+    with netlab.World(netlab.flannel_udp(), name=name) as w:
+        w.store = flannel.start_store(w)
+        flannel.put_config(w, w.store)
+        for node in ("node1", "node2"):
+            flannel.start_flanneld(w, node, w.store, **flanneld_options)
+        flannel.wait_for_peers(w, ["node1", "node2"])
+        yield w
+
+
 @pytest.fixture(scope="module")
 def world():
     if not IS_ROOT:
         pytest.skip("TUN devices need real root (/dev/net/tun)")
-    with netlab.World(netlab.flannel_udp(), name="test_flannel_udp") as w:
-        store = flannel.start_store(w)
-        flannel.put_config(w, store)
-        flannel.start_flanneld(w, "node1", store)
-        flannel.start_flanneld(w, "node2", store)
-        flannel.wait_for_peers(w, ["node1", "node2"])
-        w.store = store
+    with udp_world("test_flannel_udp") as w:
         yield w
 
 
@@ -333,12 +341,7 @@ def test_flanneld_adds_the_flannel0_route_itself(world):
 @root
 def test_with_a_32_address_the_route_is_flanneld_s_own():
     """...and since flannel v0.11 a /32 address, so the kernel adds no route: only flanneld's makes one."""
-    with netlab.World(netlab.flannel_udp(), name="test_flannel_prefix32") as w:
-        store = flannel.start_store(w)
-        flannel.put_config(w, store)
-        for node in ("node1", "node2"):
-            flannel.start_flanneld(w, node, store, tun_prefix32=True)
-        flannel.wait_for_peers(w, ["node1", "node2"])
+    with udp_world("test_flannel_prefix32", tun_prefix32=True) as w:
         assert "inet 100.96.1.0/32 scope global flannel0" in w.run("node1", "ip addr show flannel0").stdout
         routes = w.run("node1", "ip route show dev flannel0").stdout
         assert routes.split("\n")[0].split() == ["100.96.0.0/16"]  # proto boot (not shown), no src
@@ -414,12 +417,7 @@ def test_socket_buffers_are_raised():
 @pytest.mark.root
 @root
 def test_veth_standin_carries_packets_like_tun():
-    with netlab.World(netlab.flannel_udp(), name="test_flannel_standin") as w:
-        store = flannel.start_store(w)
-        flannel.put_config(w, store)
-        for node in ("node1", "node2"):
-            flannel.start_flanneld(w, node, store, tun_standin="veth")
-        flannel.wait_for_peers(w, ["node1", "node2"])
+    with udp_world("test_flannel_standin", tun_standin="veth") as w:
         assert "the stand-in was asked for (--tun-standin veth)" in flannel.flanneld_log(w, "node1").stdout
         assert "veth stand-in" in flannel.lab.flannel0_device(w, "node1")
         link = json.loads(w.run("node1", "ip -j -d link show dev flannel0").stdout)[0]
