@@ -6,7 +6,7 @@ neighbour + FDB entries, routes); scaling to 10/50/100 nodes (each a bridge and 
 a ring of routes so each container reaches the next, one sampled ping per pair checked);
 and the naive one-process-per-command build beside the batched one; one run() round trip.
 
-Then the same in User-mode Linux worlds (netlab.uml; where the kernel is installed), as a machine
+Then the same in User-mode Linux worlds (netlab.engine.uml; where the kernel is installed), as a machine
 that forbids namespaces runs them: start-to-ready (a kernel boot each), the VXLAN topology build,
 one run() round trip, and each lab notebook end to end (``--labs`` for all of them; by default
 lab01). Run it as root or not: UML needs no privileges.
@@ -22,10 +22,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from netlab.probe import probe  # noqa: E402
+from netlab.engine.probe import probe  # noqa: E402
 from netlab.topologies import flannel_vxlan  # noqa: E402
-from netlab.topology import End, Topology  # noqa: E402
-from netlab.world import World  # noqa: E402
+from netlab.engine.topology import End, Topology  # noqa: E402
+from netlab.engine.world import World  # noqa: E402
 
 TARGETS = {"ready": 0.050, "vxlan": 0.300, "100 nodes": 10.0, "teardown": 0.100,
            "uml ready": 2.5, "uml vxlan": 1.5, "uml round trip": 0.040, "uml lab": 90.0}
@@ -82,7 +82,7 @@ def round_trip(world, node: str, n: int = 20) -> float:
 
 def uml_rows(labs: list[str]) -> list:
     """The User-mode Linux figures: NETLAB_MODE=uml for this part, so the probe picks UML."""
-    from netlab import uml
+    from netlab.engine import uml
     why = uml.check()
     if why is not None:
         return [(f"UML: not measured ({why})", None, None)]

@@ -13,12 +13,12 @@ import sys
 # Lab worlds: declare a topology, build it on the real kernel in namespaces (or replay it).
 # `probe` and `sanitize` are functions that share their module's name: import them eagerly, after
 # their modules, so the package attribute is the function.
-from .topology import End, Topology, TopologyError
-from .world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError, open_worlds
-from .capture import Capture, CaptureError
-from .probe import Probe, probe
-from .replay import RecordingMismatch, ReplayError, verify_recording
-from .sanitize import sanitize
+from .engine.topology import End, Topology, TopologyError
+from .engine.world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError, open_worlds
+from .engine.capture import Capture, CaptureError
+from .engine.probe import Probe, probe
+from .engine.replay import RecordingMismatch, ReplayError, verify_recording
+from .engine.sanitize import sanitize
 from . import kernel
 from .topologies import (  # the book's topologies, named and addressed as in the seed
     GATEWAY, GATEWAY_MAC, HOST_A_MAC, PC1, PC1_MAC, PC2, PC2_MAC, ROUTER_C_LAN_MAC,
@@ -37,27 +37,29 @@ def _lazy(module: str, *names: str) -> None:
 
 
 # Chapter 1: CIDR calculators and their widgets, the first frame on the wire, answer checkers.
-_lazy("cidr", "CidrError", "describe", "network", "same_subnet", "seed_tables", "split", "supernet")
-_lazy("cidr_widgets", "cidr_calculator", "same_subnet_checker", "subnet_splitter", "supernet_finder")
-_lazy("frames", "FrameError", "NetworkUnreachable", "first_frame")
-_lazy("quiz", "Check", "check_broadcast", "check_host_range", "check_hostmask", "check_netmask",
+_lazy("calc.cidr", "CidrError", "describe", "network", "same_subnet", "seed_tables", "split", "supernet")
+_lazy("calc.cidr_widgets", "cidr_calculator", "same_subnet_checker", "subnet_splitter", "supernet_finder")
+_lazy("packets.frames", "FrameError", "NetworkUnreachable", "first_frame")
+_lazy("checks.answers", "Check", "check_broadcast", "check_host_range", "check_hostmask", "check_netmask",
       "check_network", "check_same_subnet", "check_split", "check_supernet", "check_usable_hosts")
 # Chapter 2: routing tables in three formats, lookups, the explorer (generic names get a prefix).
-_lazy("routetable", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "SEED_ROUTE_TABLES=SEED_TABLES",
+_lazy("calc.routetable", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "SEED_ROUTE_TABLES=SEED_TABLES",
       "Candidate", "Lookup", "Route", "RouteTable", "RouteTableError", "detect_format", "explain_flags",
       "lookup_route=lookup", "parse_routes")
-_lazy("route_widgets", "render_route_lookup", "route_lookup_explorer")
+_lazy("calc.route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
-_lazy("docker", "diagnose_docker=diagnose", "docker_node", "docker_two_nodes")
-_lazy("docker_widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
+_lazy("docker.bridge", "diagnose_docker=diagnose", "docker_node", "docker_two_nodes")
+_lazy("docker.widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
-_lazy("walk", "Hop", "Walk", "WalkError", "trace")
-_lazy("walk_draw", "draw_walk", "header_stack")
-_lazy("walk_widgets", "walk_explorer")
+_lazy("walk.trace", "Hop", "Walk", "WalkError", "trace")
+_lazy("walk.draw", "draw_walk", "header_stack")
+_lazy("walk.widgets", "walk_explorer")
 # Chapters 5 and 6: Flannel (lease store, daemons, lab helpers) and chapter 5's widgets.
+_lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead",
+      "compare_packets=compare")
 _lazy("flannel.widgets", "encapsulation_explorer", "lease_table")
 # Modules used as netlab.<module>.<name>.
-_SUBMODULES = {"cidr", "docker", "flannel", "frames", "quiz", "routetable", "walk"}
+_SUBMODULES = {"docker", "flannel", "walk"}
 
 
 def __getattr__(name: str):

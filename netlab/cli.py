@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from .cidr import MAX_SPLIT_LIMIT, CidrError, describe, same_subnet, seed_tables, split, supernet
+from .calc.cidr import MAX_SPLIT_LIMIT, CidrError, describe, same_subnet, seed_tables, split, supernet
 from .inputs import InputError, one_line, whole_number
 
 __all__ = ["main", "register", "subcommand", "USER_ERRORS", "UsageError", "build_parser"]
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     # Chapter 2's routing-table reader keeps its own parser next to its code.
-    from .routetable import add_routes_command, run_routes_command
+    from .calc.routetable import add_routes_command, run_routes_command
     add_routes_command(subs).set_defaults(_run=run_routes_command)
     return parser
 
@@ -219,9 +219,9 @@ def _shell_args(p: argparse.ArgumentParser) -> None:
                         " with neither, list the running worlds and their nodes")
 
 
-@subcommand("shell", "an interactive shell in a node of a running lab world (netlab.shell)", _shell_args)
+@subcommand("shell", "an interactive shell in a node of a running lab world (netlab.engine.shell)", _shell_args)
 def _shell_run(args) -> int:
-    from .shell import ShellError, main as shell_main
+    from .engine.shell import ShellError, main as shell_main
     try:
         return shell_main(args.names)
     except ShellError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .check import Check
+from .checks.base import Check
 
 
 def _json(world, node, command):
@@ -28,7 +28,7 @@ def route_get(world, node: str, dst: str) -> dict | None:
     if res.returncode != 0:
         if "unreachable" in res.stderr.lower():
             return None
-        from .world import CommandError
+        from .engine.world import CommandError
         raise CommandError(res)
     data = json.loads(res.stdout)
     return data[0] if data else None
@@ -192,7 +192,7 @@ def check_link(world, node: str, ifname: str) -> Check:
     lab whose learner makes that cable by hand (``World(..., leave_out="node:ifname")``); a ✗ names
     the first thing missing and the command that builds it.
     """
-    from .world import build_script
+    from .engine.world import build_script
 
     topo = world.topology
     iface = topo.nodes[node].interfaces.get(ifname) if node in topo.nodes else None

@@ -5,7 +5,7 @@ Chapter 1 (IP addressing): :func:`pc_pair` and :func:`pc_pair_with_router`.
 
 from __future__ import annotations
 
-from .topology import End, Topology
+from .engine.topology import End, Topology
 
 #: The seed's exercise: PC1 and PC2 (different /26 subnets) and PC1's gateway.
 PC1 = "192.168.0.3/26"
@@ -38,7 +38,7 @@ def pc_pair_with_router(default_routes: bool = True) -> Topology:
 
     r1 forwards (ip_forward=1) and, unless ``default_routes=False`` (the lab's starting point),
     each PC's default route points at it. r1's leg towards PC1 has the gateway MAC that
-    :func:`netlab.frames.first_frame` uses, so a captured frame and a built one compare byte for byte.
+    :func:`netlab.packets.frames.first_frame` uses, so a captured frame and a built one compare byte for byte.
     """
     t = Topology("pc_pair_with_router")
     t.add_node("pc1")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from netlab.probe import probe
+from netlab.engine.probe import probe
 
 IS_ROOT = os.geteuid() == 0
 

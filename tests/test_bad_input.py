@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netlab import cli
-from netlab.cidr import CidrError, describe, same_subnet, split, supernet
+from netlab.calc.cidr import CidrError, describe, same_subnet, split, supernet
 from netlab.inputs import InputError, one_line, quote, whole_number
-from netlab.routetable import SEED_TABLES, RouteTableError, lookup, parse_routes
-from netlab.route_widgets import render_route_lookup
-from netlab.topology import End, Topology, TopologyError
+from netlab.calc.routetable import SEED_TABLES, RouteTableError, lookup, parse_routes
+from netlab.calc.route_widgets import render_route_lookup
+from netlab.engine.topology import End, Topology, TopologyError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_MESSAGE = 600  # characters: one sentence quoting bounded excerpts
@@ -310,7 +310,7 @@ def test_encapsulation_explorer_payload_text_is_a_clear_error():
 
 
 def test_bridge_explorer_on_a_bridge_without_ports_says_so():
-    from netlab.docker_widgets import BridgeError, BridgeSnapshot, bridge_explorer
+    from netlab.docker.widgets import BridgeError, BridgeSnapshot, bridge_explorer
     box = bridge_explorer(BridgeSnapshot("node1", "docker0", "172.17.0.1", "02:42:00:00:00:01", {}))
     assert "has no ports" in box.children[0].value
     with pytest.raises(BridgeError, match="a bridge snapshot is a dict"):

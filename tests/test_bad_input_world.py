@@ -9,7 +9,7 @@ import os
 import pytest
 
 from netlab import CommandError, World, WorldError, pc_pair
-from netlab.world import WorldInputError
+from netlab.engine.world import WorldInputError
 
 pytestmark = pytest.mark.root
 

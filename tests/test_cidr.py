@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.cidr import CidrError, describe, network, same_subnet, seed_tables, split, supernet
+from netlab.calc.cidr import CidrError, describe, network, same_subnet, seed_tables, split, supernet
 
 SEED = "10.233.64.0/18"
 
@@ -53,7 +53,7 @@ def test_seed_tables_text_aligned_and_complete():
     # Within each table the binary column starts at the same display column.
     block = text.split("\n\n")[1].splitlines()[1:]
     cols = [line.index("0000101") if "0000101" in line else line.index("1111") for line in block]
-    from netlab.cidr import _display_width
+    from netlab.calc.cidr import _display_width
 
     assert len({_display_width(line[:c]) for line, c in zip(block, cols)}) == 1
 

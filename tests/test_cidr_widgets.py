@@ -4,8 +4,8 @@ import re
 
 import ipywidgets as widgets
 
-from netlab.cidr import HOST_STYLE, NET_STYLE
-from netlab.cidr_widgets import cidr_calculator, same_subnet_checker, subnet_splitter, supernet_finder
+from netlab.calc.cidr import HOST_STYLE, NET_STYLE
+from netlab.calc.cidr_widgets import cidr_calculator, same_subnet_checker, subnet_splitter, supernet_finder
 
 
 def _is_error(html):

@@ -5,7 +5,7 @@ import pytest
 
 import netlab
 from netlab import docker
-from netlab.docker_widgets import BridgeSnapshot, bridge_explorer, bridge_walk, render_bridge_walk
+from netlab.docker.widgets import BridgeSnapshot, bridge_explorer, bridge_walk, render_bridge_walk
 
 root = pytest.mark.skipif(os.geteuid() != 0, reason="builds a live world with iptables and tcpdump: needs root")
 

@@ -14,7 +14,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 
 import netlab
 from netlab import flannel
-from netlab.flannel import packets
+from netlab.packets import flannel as packets
 from netlab.flannel.store import MemoryStore
 from netlab.flannel.udp import (Config, acquire_lease, decide, decide_from_udp, decrement_ttl, lease_value,
                                 net_unreachable)

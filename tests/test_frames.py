@@ -9,7 +9,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 
-from netlab.frames import (
+from netlab.packets.frames import (
     ECHO_PAYLOAD,
     GATEWAY_MAC,
     PC1_MAC,

@@ -31,7 +31,7 @@ def test_none_mode_quotes_the_error(tmp_path):
     fake = tmp_path / "unshare"
     fake.write_text("#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n")
     fake.chmod(0o755)
-    code = "from netlab.probe import probe; r = probe(); print(r.mode); print(r.reason)"
+    code = "from netlab.engine.probe import probe; r = probe(); print(r.mode); print(r.reason)"
     env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", PYTHONPATH=HERE,
                NETLAB_UML_KERNEL=str(tmp_path / "no-linux.uml"))
     env.pop("NETLAB_MODE", None)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from netlab.cidr import CidrError
-from netlab.quiz import (
+from netlab.calc.cidr import CidrError
+from netlab.checks.answers import (
     Check,
     check_broadcast,
     check_host_range,

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from netlab.sanitize import sanitize
+from netlab.engine.sanitize import sanitize
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "netlab" / "recordings"

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from netlab import RecordingMismatch, ReplayError, World, pc_pair_with_router, sanitize, verify_recording
-from netlab.replay import record, recording_path
-from netlab.sanitize import PATTERNS
+from netlab.engine.replay import record, recording_path
+from netlab.engine.sanitize import PATTERNS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

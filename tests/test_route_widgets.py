@@ -3,8 +3,8 @@
 import ipywidgets as widgets
 import pytest
 
-from netlab.route_widgets import EXPLORER_TABLES, render_route_lookup, route_lookup_explorer
-from netlab.routetable import SEED_TABLES
+from netlab.calc.route_widgets import EXPLORER_TABLES, render_route_lookup, route_lookup_explorer
+from netlab.calc.routetable import SEED_TABLES
 
 
 def parts(box):

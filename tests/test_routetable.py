@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.routetable import (
+from netlab.calc.routetable import (
     FLAGS,
     SEED_TABLES,
     Route,

@@ -23,7 +23,7 @@ CHILD = """
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
 from netlab.topologies import flannel_vxlan
-from netlab.world import World
+from netlab.engine.world import World
 
 def trace(event, data):
     if event == "ready":
@@ -216,7 +216,7 @@ def _kill_round(child, stage, victim, rng, pins: Pins):
 def test_lab_packets_never_reach_the_root_namespace(tmp_path, monkeypatch, backend):
     """Also for User-mode Linux worlds (NETLAB_MODE=uml), whose kernel has no network device on the host."""
     if backend == "uml":
-        from netlab import uml
+        from netlab.engine import uml
         assert uml.kernel_path(), "linux.uml is missing (binder/apt.txt lists user-mode-linux)"
         monkeypatch.setenv("NETLAB_MODE", "uml")
     pcap = tmp_path / "root-any.pcap"
@@ -285,7 +285,7 @@ HOLDER = """
 import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 from netlab.topologies import pc_pair
-from netlab.world import World
+from netlab.engine.world import World
 w = World(pc_pair())
 holder = os.fork()  # inherits the agent's stdin pipe, so stdin EOF cannot end the world
 if holder == 0:

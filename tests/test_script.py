@@ -14,8 +14,8 @@ import time
 import pytest
 
 from netlab import End, Topology, TopologyError, World, kernel, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
-from netlab.docker import docker_node
-from netlab.world import build_plan
+from netlab.docker.bridge import docker_node
+from netlab.engine.world import build_plan
 
 
 def tun_node():

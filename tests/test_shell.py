@@ -325,7 +325,7 @@ USERNS_OWNER = """
         print("MODE", w.mode, w.shell_socket, flush=True)
         master, slave = os.openpty()
         # The shell command's own code (the CLI around it needs netaddr, which this Python lacks)
-        code = "import sys; from netlab.shell import main; sys.exit(main(sys.argv[1:]))"
+        code = "import sys; from netlab.engine.shell import main; sys.exit(main(sys.argv[1:]))"
         client = subprocess.Popen([sys.executable, "-c", code, "userns_shell", "pc1"], cwd=sys.path[0],
                                   stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)

@@ -6,8 +6,8 @@ import pytest
 
 import netlab
 from netlab import World, pc_pair, pc_pair_with_router, trace, walk_nat
-from netlab.frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
-from netlab.walk import WalkError, _ipt_parse, header_summary
+from netlab.packets.frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
+from netlab.walk.trace import WalkError, _ipt_parse, header_summary
 
 R1_ETH1_MAC = "02:42:c0:a8:00:c1"
 
@@ -334,7 +334,7 @@ DNAT_RULE = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-dest
 
 
 def test_user_defined_chains_are_read_from_the_dump():
-    from netlab.walk import _target, _user_chains
+    from netlab.walk.trace import _target, _user_chains
     text = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n[1:60] -A PREROUTING -j DOCKER\nCOMMIT\n*filter\n:FOO - [0:0]\nCOMMIT\n"
     assert _user_chains(text) == {("nat", "DOCKER"), ("filter", "FOO")}
     assert _target("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER") == "DOCKER"

@@ -4,9 +4,9 @@ import pytest
 
 import netlab
 from netlab import Hop, Walk, draw_walk, header_stack, pc_pair_with_router
-from netlab.walk_draw import layout, stack
-from netlab.walk_draw import figure_png
-from netlab.walk_widgets import destinations, render_walk, walk_explorer
+from netlab.walk.draw import layout, stack
+from netlab.walk.draw import figure_png
+from netlab.walk.widgets import destinations, render_walk, walk_explorer
 
 
 def _walk():

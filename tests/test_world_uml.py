@@ -26,7 +26,7 @@ import pytest
 
 from reach import checkout_paths, reach_lines
 
-from netlab.sanitize import sanitize
+from netlab.engine.sanitize import sanitize
 
 pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def scratch():
 
 
 def kernel_or_fail():
-    from netlab import uml
+    from netlab.engine import uml
     if uml.kernel_path() is None:
         pytest.fail("linux.uml is missing: `make test` installs it (binder/apt.txt lists user-mode-linux)")
 
@@ -301,7 +301,7 @@ OWNER = """
 import json, os, sys, time
 os.environ["NETLAB_MODE"] = "uml"
 from netlab.topologies import flannel_vxlan
-from netlab.world import World
+from netlab.engine.world import World
 w = World(flannel_vxlan(), build=False)
 print(json.dumps({"guard": w._agent.proc.pid, "kernel": w._agent.proc.kernel_pid}), flush=True)
 w.build()

@@ -80,7 +80,7 @@ def run_unprivileged(tmp_path, code: str, timeout: float = 120, tun: str = "mach
     return proc.stdout
 
 
-PROBE = "from netlab.probe import probe; p = probe(); print(p.mode); print(p.reason)"
+PROBE = "from netlab.engine.probe import probe; p = probe(); print(p.mode); print(p.reason)"
 
 
 @pytest.mark.parametrize("tun", ["open", "denied"])
@@ -107,9 +107,9 @@ def test_userns_probe_on_this_machine(tmp_path):
 def test_userns_world_builds_and_pings(tmp_path):
     out = run_unprivileged(tmp_path, """
         import os
-        from netlab.topology import Topology, End
+        from netlab.engine.topology import Topology, End
         from netlab.topologies import flannel_vxlan
-        from netlab.world import World
+        from netlab.engine.world import World
         assert os.getuid() == 65534
         topo = flannel_vxlan()
         topo.add_iptables("node1", "-A POSTROUTING -s 10.1.15.0/24 ! -o cni0 -j MASQUERADE", table="nat")

@@ -8,7 +8,7 @@ from .lab import (NETWORK_CONFIG, StoreInfo, counters, counters_delta, etcd_vers
                   start_store, wait_for_log, wait_for_peers)
 from .store import (CONFIG_KEY, PREFIX, SUBNETS, EtcdV2Client, Event, MemoryStore, StoreError, StoreServer,
                     key_subnet, subnet_key)
-from . import packets, perf
+from . import perf
 from .udp import (DEFAULT_PORT, ENCAP_OVERHEAD, Config, Counters, Decision, FlannelError, Flanneld,
                   acquire_lease, checksum, decide, decrement_ttl, lease_value, lookup, net_unreachable,
                   routes_from_leases)

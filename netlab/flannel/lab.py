@@ -211,7 +211,7 @@ def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
 
 def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None, node: str = "node1"):
     """Does the store hold a lease for PUBLIC_IP (under KEY, when given)? Read with etcdctl in NODE."""
-    from ..check import Check
+    from ..checks.base import Check
     from .store import SUBNETS, subnet_key
     held = {subnet_key(s): v.get("PublicIP") for s, v in leases(world, store, node).items()}
     mine = [k for k, ip in held.items() if ip == public_ip]
@@ -231,7 +231,7 @@ def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None,
 def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_CONFIG["Network"]):
     """Has NODE the overlay's route (NETWORK dev flannel0) and its own containers' (SUBNET dev docker0)?"""
     from ..kernel import routes
-    from ..check import Check
+    from ..checks.base import Check
     table = {r.get("dst"): r.get("dev") for r in routes(world, node)}
     if table.get(network) != "flannel0":
         got = f"it goes out of {table[network]}" if network in table else "there is no such route"
@@ -247,7 +247,7 @@ def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_C
 
 def check_counters(before: dict, after: dict, packets: int = 1):
     """Did each of the four crossings (tun_reads, udp_sends, udp_recvs, tun_writes) happen PACKETS times or more?"""
-    from ..check import Check
+    from ..checks.base import Check
     keys = ("tun_reads", "udp_sends", "udp_recvs", "tun_writes")
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
     still = [k for k, v in moved.items() if v < packets]
@@ -262,8 +262,8 @@ def check_datagram(captured, outer_src: str, outer_dst: str, inner_src: str, inn
                    port: int = 8285):
     """Is there, among CAPTURED packets, a UDP datagram OUTER_SRC -> OUTER_DST:PORT carrying INNER_SRC -> INNER_DST?"""
     from scapy.layers.inet import IP, UDP
-    from ..check import Check
-    from .packets import bind_flannel_udp
+    from ..checks.base import Check
+    from ..packets.flannel import bind_flannel_udp
     bind_flannel_udp(port)
     seen = []
     for p in captured:

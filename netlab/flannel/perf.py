@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass
 
 from ..topologies import flannel_udp, flannel_vxlan
-from ..topology import End, Topology
-from ..probe import probe
-from ..replay import ReplayError, recordings_dir
-from ..world import World
+from ..engine.topology import End, Topology
+from ..engine.probe import probe
+from ..engine.replay import ReplayError, recordings_dir
+from ..engine.world import World
 from .lab import put_config, start_flanneld, start_store, wait_for_peers
 
 PATHS = ("veth", "host-gw", "vxlan", "udp")

@@ -405,7 +405,7 @@ def compare_frames(captured, built) -> list[str]:
 
 def _udp_checksum_line(cap, ref) -> str:
     from scapy.layers.inet import IP, UDP
-    from .packets import pseudo_header_sum
+    from ..packets.flannel import pseudo_header_sum
     got, full = cap[UDP].chksum, ref[UDP].chksum
     if got == full:
         return "  outer UDP checksum: equal (the kernel computed it in full)"
@@ -447,15 +447,15 @@ def header_stack_image(frame):
     """:func:`netlab.header_stack` of FRAME as a PNG image for a notebook (fixed metadata: same frame,
     same bytes)."""
     from IPython.display import Image
-    from ..walk_draw import header_stack
-    from ..walk_draw import figure_png
+    from ..walk.draw import header_stack
+    from ..walk.draw import figure_png
     return Image(data=figure_png(header_stack(frame)))
 
 
 # ------------------------------------------------------------------- lab checks (read the kernel)
 def check_vtep(world, node: str, vni: int = 1, local: str | None = None, mtu: int = 1450, dev: str = "flannel.1"):
     """Is DEV in NODE a VXLAN device with VNI, LOCAL, port 8472, no learning, MTU, up?"""
-    from ..check import Check
+    from ..checks.base import Check
     out = world.run(node, ["ip", "-j", "-d", "link", "show", dev], check=False)
     if out.returncode:
         return Check(False, f"{node} has no {dev}; create it with `ip link add {dev} type vxlan id {vni}"
@@ -485,7 +485,7 @@ def check_vtep(world, node: str, vni: int = 1, local: str | None = None, mtu: in
 def check_neighbour(world, node: str, ip: str, mac: str, dev: str = "flannel.1"):
     """Is there a PERMANENT neighbour entry IP -> MAC on NODE's DEV?"""
     from ..kernel import check_neighbour as base, neighbours
-    from ..check import Check
+    from ..checks.base import Check
     c = base(world, node, dev, ip, mac)
     if c.ok and not any(n.get("dst") == ip and "PERMANENT" in n.get("state", []) for n in neighbours(world, node, dev)):
         return Check(False, f"{node} maps {ip} to {mac} on {dev}, but not permanently: add `nud permanent`")
@@ -494,7 +494,7 @@ def check_neighbour(world, node: str, ip: str, mac: str, dev: str = "flannel.1")
 
 def check_fdb(world, node: str, mac: str, dst: str, dev: str = "flannel.1"):
     """Does NODE's DEV send frames for MAC to DST (an FDB entry ``self permanent``)?"""
-    from ..check import Check
+    from ..checks.base import Check
     entries = json.loads(world.run(node, ["bridge", "-j", "fdb", "show", "dev", dev]).stdout or "[]")
     for e in entries:
         if e.get("mac") == mac.lower():
@@ -510,7 +510,7 @@ def check_fdb(world, node: str, mac: str, dst: str, dev: str = "flannel.1"):
 
 def check_route(world, node: str, subnet: str, gateway: str, dev: str = "flannel.1"):
     """Is SUBNET routed via GATEWAY on DEV with ``onlink`` in NODE?"""
-    from ..check import Check
+    from ..checks.base import Check
     for r in json.loads(world.run(node, ["ip", "-j", "route", "show", "dev", dev]).stdout or "[]"):
         if r.get("dst") == str(ipaddress.IPv4Network(subnet)):
             if r.get("gateway") != gateway:

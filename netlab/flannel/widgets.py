@@ -3,7 +3,7 @@
 :func:`encapsulation_explorer` takes an inner source and destination (the seed's containers, or any
 address typed in) and shows the datagram flanneld would send for it: the outer addresses come from
 the lease table (the node holding the destination's subnet), UDP port 8285 on both sides, the sizes
-and the 28 bytes of overhead, all built with :mod:`netlab.flannel.packets` (scapy).
+and the 28 bytes of overhead, all built with :mod:`netlab.packets.flannel` (scapy).
 :func:`lease_table` shows the leases under ``/coreos.com/network/subnets`` as read from the store,
 with a button that reads it again. Both end in a ``widgets.HTML`` set at construction, so the static
 site shows the saved state.
@@ -67,7 +67,7 @@ def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload
                          network: str = NETWORK_CONFIG["Network"], port: int = DEFAULT_PORT) -> str:
     """The explorer's HTML for one inner packet (an ICMP echo with PAYLOAD bytes); never raises on bad input."""
     from scapy.layers.inet import ICMP, IP, UDP
-    from .packets import bind_flannel_udp, encapsulate
+    from ..packets.flannel import bind_flannel_udp, encapsulate
     try:
         table = _public_ips(leases if leases is not None else SEED_LEASES)
         net = ipaddress.IPv4Network(network)

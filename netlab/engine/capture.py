@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from .inputs import quote
+from ..inputs import quote
 from .topology import check_ifname
 
 #: pcap-filter expressions are short; a bound keeps a message quoting one short too.

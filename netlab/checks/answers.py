@@ -7,7 +7,7 @@ green ✓ or a red ✗ with one specific sentence that names the likely mistake
 
 The learner's answer may be malformed (a typo, a missing octet): that gives a
 failed Check with the parse problem, never a traceback.  A malformed *question*
-(the instructor's CIDR) raises :class:`netlab.cidr.CidrError`, loudly.
+(the instructor's CIDR) raises :class:`netlab.calc.cidr.CidrError`, loudly.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import re
 
 import netaddr
 
-from .check import Check
-from .cidr import _s, CidrError, describe, parse, parse_address, same_subnet, split, supernet
+from .base import Check
+from ..calc.cidr import _s, CidrError, describe, parse, parse_address, same_subnet, split, supernet
 
 __all__ = [
     "Check",

@@ -1,6 +1,6 @@
 """PID 1 of a User-mode Linux kernel that hosts one lab world (stdlib only; runs inside UML).
 
-:mod:`netlab.uml` boots ``linux.uml`` with the host's own ``/`` as its root file system (hostfs,
+:mod:`netlab.engine.uml` boots ``linux.uml`` with the host's own ``/`` as its root file system (hostfs,
 read-only, read with the host user's rights) and this file as init. Init makes that root writable
 without ever writing to the host, then hands the control console to the world:
 

@@ -8,11 +8,11 @@ exec-capable temporary directory with room for its memory.
 
 :class:`Machine` boots one such kernel with the host's own ``/`` as its root file system (hostfs,
 so every tool, the notebook's Python and this package are there at the same paths) and
-:mod:`netlab.uml_init` as init, which makes a throw-away writable root and runs the world's
+:mod:`netlab.engine.uml_init` as init, which makes a throw-away writable root and runs the world's
 command (the same ``unshare ... python3 -c <agent>`` as on the host) with its stdin and stdout on
 the kernel's second console, ``con1``, wired to two pipes of this process. :class:`Machine`
 behaves like the :class:`subprocess.Popen` of that command (``stdin``, ``stdout``, ``stderr``,
-``wait``, ``poll``, ``kill``), so :class:`netlab.world.World` talks to the agent exactly as it does
+``wait``, ``poll``, ``kill``), so :class:`netlab.engine.world.World` talks to the agent exactly as it does
 on the host. ``stderr`` is the kernel console: boot messages, the world's own stderr, a panic.
 
 One kernel per world, not one per notebook: a boot costs 1-2 s, of which a shared kernel would
@@ -23,7 +23,7 @@ only; and the kernel's lifetime is the world's, so the guarantees below need no 
 
 Nothing is left behind, whatever happens to the notebook:
 
-* the kernel runs under :mod:`netlab.uml_guard`, which gets SIGTERM when the thread that started
+* the kernel runs under :mod:`netlab.engine.uml_guard`, which gets SIGTERM when the thread that started
   it dies (PDEATHSIG; also from :meth:`Machine.kill`) and then SIGKILLs the kernel's whole
   process group: a SIGKILL to the kernel alone, or its own SIGTERM handler, can leave a helper
   process running that holds its memory;
@@ -53,7 +53,7 @@ MODULES = "/usr/lib/uml/modules"
 MEM_MB = 512
 BOOT_TIMEOUT = 60.0  # seconds from spawn to the agent's first line; a stalled boot is killed
 READY = b"netlab-uml ready\n"
-ACK = b"\x06"  # init's acknowledgement lines (netlab.uml_init.relay)
+ACK = b"\x06"  # init's acknowledgement lines (netlab.engine.uml_init.relay)
 PR_SET_PDEATHSIG = 1
 # Built-in parts of Debian's UML kernel that a lab never uses and that cost a second of every
 # boot (measured with initcall_debug): zswap's setup (0.7 s), and the raid6 and xor speed tests
@@ -287,7 +287,7 @@ class Machine:
         finally:
             os.close(to_uml)
             os.close(from_uml_w)
-        self.pid = self._proc.pid  # the guard (netlab.uml_guard); the kernel is its only child
+        self.pid = self._proc.pid  # the guard (netlab.engine.uml_guard); the kernel is its only child
         threading.Thread(target=self._read_console, daemon=True).start()
         threading.Thread(target=self._read_control, args=(from_uml,), daemon=True).start()
         try:

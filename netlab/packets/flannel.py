@@ -7,7 +7,7 @@ flannel's UDP backend adds no header of its own: the UDP payload *is* the origin
 
 from __future__ import annotations
 
-from .udp import DEFAULT_PORT, ENCAP_OVERHEAD
+from ..flannel.udp import DEFAULT_PORT, ENCAP_OVERHEAD
 
 
 def bind_flannel_udp(port: int = DEFAULT_PORT) -> None:

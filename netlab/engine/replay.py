@@ -4,7 +4,7 @@ A live world run with ``NETLAB_RECORD=1`` (or ``World(..., record=True)``)
 writes its transcript to ``<recordings>/<world name>.json`` when it closes:
 every command, its output and exit code, background-process output and
 captures (pcap, base64), with the kernel release and the UTC date.
-Round-trip times and timestamps are sanitized (:mod:`netlab.sanitize`).
+Round-trip times and timestamps are sanitized (:mod:`netlab.engine.sanitize`).
 
 Where namespaces are impossible, ``World`` replays that file: the same
 commands, in the same order, print the same transcripts, after one banner
@@ -26,7 +26,7 @@ import os
 import platform
 import tempfile
 
-from .inputs import check_name
+from ..inputs import check_name
 from .sanitize import sanitize
 
 
@@ -39,7 +39,7 @@ class RecordingMismatch(AssertionError):
 
 
 def recordings_dir(path: str | None = None) -> str:
-    return path or os.environ.get("NETLAB_RECORDINGS") or os.path.join(os.path.dirname(__file__), "recordings")
+    return path or os.environ.get("NETLAB_RECORDINGS") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "recordings")
 
 
 def recording_path(name: str, path: str | None = None) -> str:

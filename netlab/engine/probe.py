@@ -7,10 +7,10 @@ returns one of four modes with a one-line reason, trying them in this order:
 * ``"userns"``: unprivileged user namespaces work; ``unavailable`` lists the
   features that failed inside one (for example TUN) and why.
 * ``"uml"``: namespaces are refused to this process, but a User-mode Linux
-  kernel can run here (:mod:`netlab.uml`); each world boots one and runs as
+  kernel can run here (:mod:`netlab.engine.uml`); each world boots one and runs as
   its root, so every feature works.
 * ``"none"``: neither; the reason quotes both errors and says what to do.
-  Worlds then replay recordings (:mod:`netlab.replay`).
+  Worlds then replay recordings (:mod:`netlab.engine.replay`).
 
 ``NETLAB_MODE=replay`` in the environment forces ``"none"``; ``NETLAB_MODE=uml``
 forces ``"uml"`` (or ``"none"`` with the reason UML cannot run here).

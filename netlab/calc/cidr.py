@@ -30,7 +30,7 @@ from typing import Iterator
 
 import netaddr
 
-from .inputs import quote, whole_number
+from ..inputs import quote, whole_number
 
 __all__ = [
     "CidrError",
@@ -411,7 +411,7 @@ def network(cidr, strict: bool = True) -> netaddr.IPNetwork:
     >>> network("192.168.0.3/26")
     Traceback (most recent call last):
     ...
-    netlab.cidr.CidrError: 192.168.0.3/26 has host bits set; the network is 192.168.0.0/26
+    netlab.calc.cidr.CidrError: 192.168.0.3/26 has host bits set; the network is 192.168.0.0/26
     """
     net = parse(cidr)
     if net.ip != net.network:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import html
 
-from .walk import PROTOS, WalkError, trace
-from .walk_draw import figure_png
+from .trace import PROTOS, WalkError, trace
+from .draw import figure_png
 
 
 def figure_img(fig, alt: str = "") -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 
-from .walk import layers
+from .trace import layers
 
 
 def figure_png(fig) -> bytes:

@@ -82,7 +82,7 @@ def bridge_snapshot(world, node: str = "node1", bridge: str = "docker0") -> Brid
     its address and MAC from the container's kernel (``ip -j addr show eth0``); the FDB from
     ``bridge -j fdb show br BRIDGE``.
     """
-    from .docker import bridge_ports, fdb_entries
+    from .bridge import bridge_ports, fdb_entries
 
     def j(n, cmd):
         out = world.run(n, cmd).stdout.strip()
@@ -249,7 +249,7 @@ def observe_ports(world, src: str, dst_ip: str, node: str = "node1", bridge: str
     Returns [(frame summary, [ports it was seen on, in port-name order]), ...] in the order the
     frames were first seen. IGMP and other background traffic are filtered out (``arp or icmp``).
     """
-    from .docker import bridge_ports
+    from .bridge import bridge_ports
     ports = sorted(p["ifname"] for p in bridge_ports(world, node, bridge))
     caps = {p: world.capture(node, p, "arp or icmp") for p in ports}
     try:

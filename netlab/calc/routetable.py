@@ -53,7 +53,7 @@ from typing import Iterator, Sequence
 
 import netaddr
 
-from .inputs import one_line, quote, whole_number
+from ..inputs import one_line, quote, whole_number
 
 __all__ = [
     "FLAGS",

@@ -1,6 +1,6 @@
 """A real shell in a node of a running world: ``python -m netlab shell [WORLD] NODE``.
 
-Each live :class:`~netlab.world.World` listens on a Unix socket named after it, in a directory only
+Each live :class:`~netlab.engine.world.World` listens on a Unix socket named after it, in a directory only
 its owner can open: ``/tmp/netlab-<uid>/<world>.sock`` (``NETLAB_RUNTIME_DIR`` overrides the
 directory). Why there: the world's agent binds the socket from inside the world, where ``/run``
 (and with it ``$XDG_RUNTIME_DIR``) is the world's own tmpfs, while ``/tmp`` is the machine's; and a

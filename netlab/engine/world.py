@@ -1,8 +1,8 @@
-"""Build a :class:`~netlab.topology.Topology` on the real kernel, in a world of its own.
+"""Build a :class:`~netlab.engine.topology.Topology` on the real kernel, in a world of its own.
 
 A world is one process tree, ``unshare --net --mount --pid --fork --kill-child
 --mount-proc --propagation private`` (plus ``--user --map-root-user`` when not
-root), with a small agent (:mod:`netlab._agent`) as its PID 1. Every node is a
+root), with a small agent (:mod:`netlab.engine._agent`) as its PID 1. Every node is a
 named network namespace inside the world's private ``/run``, so the learner's
 ``ip netns exec node1 ip route`` works as typed, and the machine's own network
 is never touched. Killing the world's process, or the Python process that owns
@@ -15,7 +15,7 @@ it (the notebook kernel), frees everything: there is nothing to clean up by name
         w.run("pc1", "ping -c 1 -W 1 192.168.0.192", check=False)
 
 Where namespaces cannot be created, ``World`` replays a recording made on a
-live kernel and says so (:mod:`netlab.replay`).
+live kernel and says so (:mod:`netlab.engine.replay`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import shell as _shell
-from .inputs import check_name, one_line, quote
+from ..inputs import check_name, one_line, quote
 from .probe import UNSHARE, USERNS, probe
 from .topology import Topology
 
@@ -141,7 +141,7 @@ def _package_parent() -> str:
     import the same code as the notebook, installed or not; and `python3` in a node is the
     notebook's own interpreter (its folder leads the world's PATH), so commands read the same on
     every machine."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _preexec(parent: int):
@@ -203,7 +203,7 @@ class _Agent:
 
     def __init__(self, mode: str, python: str | None = None):
         """Start the world's agent: on this kernel (mode "root" or "userns"), or as the one job of
-        a User-mode Linux kernel (mode "uml", :mod:`netlab.uml`), where it runs as that kernel's
+        a User-mode Linux kernel (mode "uml", :mod:`netlab.engine.uml`), where it runs as that kernel's
         root. Either way ``self.proc`` is the same JSON-line channel to the same agent."""
         self._ids = itertools.count(1)
         self._pending: dict[int, list] = {}
@@ -515,7 +515,7 @@ class World:
         return text
 
     def shell_command(self, node: str | None = None) -> str:
-        """What to type in a terminal for an interactive shell in NODE (:mod:`netlab.shell`)."""
+        """What to type in a terminal for an interactive shell in NODE (:mod:`netlab.engine.shell`)."""
         if not self.shell_socket:
             raise WorldError(f"no shell into world {self.name!r}: {self.shell_unavailable}")
         return _shell.command(self.shell_socket, node or self.nodes[0])
@@ -703,5 +703,5 @@ class World:
 
     def trace(self, src: str, dst: str, proto: str = "icmp", **kw):
         """Send one packet from SRC to DST and follow it hop by hop (:func:`netlab.walk.trace`)."""
-        from .walk import trace
+        from ..walk.trace import trace
         return trace(self, src, dst, proto, **kw)

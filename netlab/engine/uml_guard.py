@@ -7,7 +7,7 @@ A UML kernel is several host processes: the kernel itself, helper processes that
 SIGKILLed, or even when it handles SIGTERM, a helper can survive, blocked in poll(2) and holding
 the kernel's memory. So the kernel runs as the leader of a process group of its own, and this
 guard SIGKILLs that whole group when the kernel exits, or when the guard is told to stop
-(SIGTERM, SIGHUP, SIGINT: from :meth:`netlab.uml.Machine.kill`, or from PDEATHSIG when the
+(SIGTERM, SIGHUP, SIGINT: from :meth:`netlab.engine.uml.Machine.kill`, or from PDEATHSIG when the
 notebook that owns the world dies). The guard holds none of the kernel's file descriptors, so the
 notebook sees the consoles close when the kernel goes.
 """

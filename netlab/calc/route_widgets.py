@@ -12,7 +12,7 @@ import html
 
 import ipywidgets as widgets
 
-from .inputs import quote
+from ..inputs import quote
 from .routetable import (FORMATS, SEED_TABLES, RouteTableError, explain_flags, lookup,
                          parse_routes)
 

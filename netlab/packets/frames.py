@@ -29,7 +29,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import hexdump as _scapy_hexdump
 
-from .cidr import CidrError, parse, parse_address
+from ..calc.cidr import CidrError, parse, parse_address
 
 __all__ = [
     "PC1",
@@ -51,7 +51,7 @@ __all__ = [
 
 #: The seed's exercise (PC1 and PC2 in different /26 subnets, PC1's gateway) and their MACs:
 #: defined with the topologies the lab builds, so a captured frame and a built one agree.
-from .topologies import GATEWAY, GATEWAY_MAC, PC1, PC1_MAC, PC2, PC2_MAC  # noqa: E402
+from ..topologies import GATEWAY, GATEWAY_MAC, PC1, PC1_MAC, PC2, PC2_MAC  # noqa: E402
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
 #: Fixed header values so the bytes are reproducible (a real kernel/ping varies them).
@@ -140,7 +140,7 @@ def first_frame(
     >>> first_frame().reason
     Traceback (most recent call last):
     ...
-    netlab.frames.NetworkUnreachable: Network is unreachable: ...
+    netlab.packets.frames.NetworkUnreachable: Network is unreachable: ...
     """
     try:
         iface = parse(src)

@@ -32,8 +32,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .check import Check
-from .topology import End, Topology
+from ..checks.base import Check
+from ..engine.topology import End, Topology
 
 __all__ = [
     "DOCKER_SUBNET",
@@ -463,7 +463,7 @@ def echo_frames(src_ip: str, dst_ip: str, src_mac: str | None = None, dst_mac: s
     from scapy.layers.inet import ICMP, IP
     from scapy.layers.l2 import ARP, Ether
     from scapy.packet import Raw
-    from .frames import ECHO_PAYLOAD
+    from ..packets.frames import ECHO_PAYLOAD
     src_mac = src_mac or container_mac(src_ip)
     dst_mac = dst_mac or container_mac(dst_ip)
     payload = bytes(16) + ECHO_PAYLOAD[16:]

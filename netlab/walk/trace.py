@@ -5,7 +5,7 @@
     walk = netlab.trace(w, src="container-1", dst="10.1.16.2", proto="icmp")
     walk            # a table: hop, node, interface, headers, decision
     print(walk.text())
-    walk.draw()     # the topology with the path numbered (netlab.walk_draw)
+    walk.draw()     # the topology with the path numbered (netlab.walk.draw)
 
 How it works, with nothing guessed:
 
@@ -220,7 +220,7 @@ class Walk:
 
     def draw(self, **kw):
         """The topology with this walk's path highlighted and numbered (a matplotlib Figure)."""
-        from .walk_draw import draw_walk
+        from .draw import draw_walk
         return draw_walk(self, **kw)
 
 
@@ -338,7 +338,7 @@ class _Tracer:
         kernel reports them, so they are captured and explained like declared ones.
         """
         import json
-        from .topology import Interface
+        from ..engine.topology import Interface
         r = self.w.run(node, "ip -j -d link show", check=False)
         try:
             links = json.loads(r.stdout) if r.ok and r.stdout.strip() else []
