@@ -14,7 +14,9 @@ import sys
 import time
 
 from .store import EtcdV2Client, StoreError, serve
-from .udp import FlannelError, Flanneld
+from .subnet import FlannelError
+from .udp import Flanneld
+from .vxlan import VxlanFlanneld
 
 
 def main(argv=None) -> int:
@@ -90,7 +92,6 @@ def main(argv=None) -> int:
             return 4
         return 0
     if args.cmd == "vxlan":
-        from .vxlan import VxlanFlanneld
         daemon = VxlanFlanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
                                subnet=args.subnet, vtep_mac=args.vtep_mac, vni=args.vni, mtu=args.mtu,
                                log_path=args.log)

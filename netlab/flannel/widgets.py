@@ -18,12 +18,13 @@ import json
 import ipywidgets as widgets
 
 from ..inputs import InputError, one_line, quote, whole_number
+from ..packets.flannel import bind_flannel_udp, encapsulate
 from .lab import NETWORK_CONFIG, StoreInfo, leases as read_leases
 from .store import SUBNETS, subnet_key
 from .udp import DEFAULT_PORT, ENCAP_OVERHEAD
 
-__all__ = ["SEED_LEASES", "SEED_ADDRESSES", "render_encapsulation", "encapsulation_explorer",
-           "render_lease_table", "lease_table"]
+__all__ = ["SEED_LEASES", "SEED_ADDRESSES", "encapsulation_html", "encapsulation_explorer",
+           "lease_table_html", "lease_table"]
 
 SEED_LEASES = {"100.96.1.0/24": "10.168.0.2", "100.96.2.0/24": "10.168.0.3"}
 SEED_ADDRESSES = {"container-1": "100.96.1.2", "container-2": "100.96.2.3", "container-3": "100.96.3.4",
@@ -63,11 +64,10 @@ def _payload(payload) -> int:
     return whole_number(payload, "the ICMP payload (bytes)", hi=65507 - 28)
 
 
-def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload: int = 56,
+def encapsulation_html(src: str, dst: str, leases: dict | None = None, payload: int = 56,
                          network: str = NETWORK_CONFIG["Network"], port: int = DEFAULT_PORT) -> str:
     """The explorer's HTML for one inner packet (an ICMP echo with PAYLOAD bytes); never raises on bad input."""
-    from scapy.layers.inet import ICMP, IP, UDP
-    from ..packets.flannel import bind_flannel_udp, encapsulate
+    from scapy.layers.inet import ICMP, IP, UDP  # scapy takes a second to import: only once a packet is built
     try:
         table = _public_ips(leases if leases is not None else SEED_LEASES)
         net = ipaddress.IPv4Network(network)
@@ -148,10 +148,10 @@ def encapsulation_explorer(leases: dict | None = None, src: str = "100.96.1.2", 
     d = widgets.Combobox(value=dst, options=options + ["100.96.9.9", "10.168.0.1"], description="inner dst",
                          ensure_option=False)
     size = widgets.BoundedIntText(value=payload, min=0, max=65479, description="ICMP bytes")
-    out = widgets.HTML(render_encapsulation(src, dst, leases, payload))
+    out = widgets.HTML(encapsulation_html(src, dst, leases, payload))
 
     def update(_=None):
-        out.value = render_encapsulation(s.value, d.value, leases, size.value)
+        out.value = encapsulation_html(s.value, d.value, leases, size.value)
 
     for w in (s, d, size):
         w.observe(update, names="value")
@@ -160,7 +160,7 @@ def encapsulation_explorer(leases: dict | None = None, src: str = "100.96.1.2", 
     return box
 
 
-def render_lease_table(leases: dict, store: StoreInfo | str | None = None, reads: int = 1) -> str:
+def lease_table_html(leases: dict, store: StoreInfo | str | None = None, reads: int = 1) -> str:
     """The lease table's HTML from {subnet: lease value (dict or JSON) or PublicIP}."""
     rows = []
     for subnet in sorted(leases, key=lambda n: ipaddress.IPv4Network(n)):
@@ -185,13 +185,13 @@ def render_lease_table(leases: dict, store: StoreInfo | str | None = None, reads
 def lease_table(world, store: StoreInfo, node: str = "node1") -> widgets.VBox:
     """The leases in STORE, read with etcdctl in NODE; the button reads them again (after a node joins)."""
     state = {"reads": 1}
-    out = widgets.HTML(render_lease_table(read_leases(world, store, node), store, 1))
+    out = widgets.HTML(lease_table_html(read_leases(world, store, node), store, 1))
     button = widgets.Button(description="read the store again", icon="refresh")
 
     def refresh(_=None):
         state["reads"] += 1
         try:
-            out.value = render_lease_table(read_leases(world, store, node), store, state["reads"])
+            out.value = lease_table_html(read_leases(world, store, node), store, state["reads"])
         except Exception as e:  # a closed world or a stopped store: say so in place
             out.value = _ERROR.format(title="Cannot read the store.", text=html.escape(str(e)))
 
