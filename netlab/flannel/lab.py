@@ -43,14 +43,14 @@ class StoreInfo:
     url: str
     version: str
 
-    def __str__(self) -> str:
+    def text(self) -> str:
         if self.kind == "etcd":
             return (f"etcd {self.version} in node {self.node}, client URL {self.url}, serving the v2 keys API"
                     f" (--enable-v2) that flannel's etcd registry and the seed's etcdctl ls/get use")
         return (f"etcd is not installed here: netlab's embedded store in node {self.node}, client URL {self.url},"
                 f" serving the same v2 keys API subset (keys, values, prevExist, TTL, long-poll watches)")
 
-    __repr__ = __str__
+    __str__ = __repr__ = text  # the notebook shows it as the cell's value: repr, not an object address
 
 
 def etcd_version() -> str | None:

@@ -32,6 +32,9 @@ user namespace's). Then the daemon uses a stand-in (``--tun-standin veth``, or a
 pair whose end ``flannel0`` carries the address and the route, like the TUN device, and whose
 other end ``flannel0-raw`` the daemon reads and writes through an AF_PACKET socket, taking off and
 putting on the 14-byte Ethernet header. The kernel's side of the lesson is the same.
+
+Steps 1, 2 and 4 (config, lease, watching the other leases) and the daemon's life are the shared
+skeleton's (:mod:`.subnet`); this module is what the UDP backend adds: flannel0 and the loop.
 """
 
 from __future__ import annotations
