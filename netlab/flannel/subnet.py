@@ -89,15 +89,12 @@ def acquire_lease(store, config: Config, public_ip: str, value: str | None = Non
     value = value or lease_value(public_ip, config.backend)
     for _ in range(100):
         leases, _ = store.items(SUBNETS)
-        for key, old in leases.items():
-            try:
-                if json.loads(old).get("PublicIP") == public_ip:
-                    subnet = ipaddress.IPv4Network(key_subnet(key))
-                    store.set(key, value, ttl=LEASE_TTL)
-                    log(f"found our lease {subnet} in the store (a restart): reusing it")
-                    return subnet
-            except ValueError:
-                continue
+        ours = _lease_of(leases, public_ip)
+        if ours is not None:
+            store.set(ours, value, ttl=LEASE_TTL)
+            subnet = ipaddress.IPv4Network(key_subnet(ours))
+            log(f"found our lease {subnet} in the store (a restart): reusing it")
+            return subnet
         taken = {ipaddress.IPv4Network(key_subnet(k)) for k in leases}
         wanted = ([ipaddress.IPv4Network(preferred)] if preferred else []) + list(config.candidates())
         for subnet in wanted:
@@ -111,6 +108,17 @@ def acquire_lease(store, config: Config, public_ip: str, value: str | None = Non
         else:
             raise FlannelError(f"no free subnet left in {config.network} (SubnetLen {config.subnet_len})")
     raise FlannelError("could not lease a subnet after 100 attempts")
+
+
+def _lease_of(leases: dict[str, str], public_ip: str) -> str | None:
+    """The key of the first lease carrying PUBLIC_IP, or None."""
+    for key, value in leases.items():
+        try:
+            if json.loads(value).get("PublicIP") == public_ip:
+                return key
+        except ValueError:
+            continue
+    return None
 
 
 def routes_from_leases(leases: dict[str, str], own: ipaddress.IPv4Network | None) -> dict:
@@ -241,14 +249,18 @@ class Daemon:
                 continue
             for ev in events:
                 self.index = max(self.index, ev.index)
-                subnet = ipaddress.IPv4Network(key_subnet(ev.key))
-                if subnet == self.lease:
-                    continue
-                table = dict(self.peers)
-                table.pop(subnet, None)
-                if ev.action not in ("delete", "expire"):
-                    table.update(self.peers_from({ev.key: ev.value}))
-                self.set_peers(table)
+                self.apply_event(ev)
+
+    def apply_event(self, ev) -> None:
+        """One change to another node's lease: its entry replaced, or gone when the lease is."""
+        subnet = ipaddress.IPv4Network(key_subnet(ev.key))
+        if subnet == self.lease:
+            return
+        table = dict(self.peers)
+        table.pop(subnet, None)
+        if ev.action not in ("delete", "expire"):
+            table.update(self.peers_from({ev.key: ev.value}))
+        self.set_peers(table)
 
     # -- life
     def run(self) -> None:

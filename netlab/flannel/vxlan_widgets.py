@@ -25,12 +25,9 @@ _COLOURS = {"outer Ethernet": "#fdebd0", "outer IPv4": "#fad7a0", "outer UDP": "
             "inner Ethernet": "#d6eaf8", "inner IPv4": "#aed6f1", "ICMP": "#d5f5e3", "payload": "#eeeeee"}
 
 
-def build(inner_src: str, inner_dst: str, outer_src: str, outer_dst: str, vni: int, port: int,
-          payload: int = 56, vtep_dst_mac: str = SEED_VTEP_MAC):
-    """(frame, rows) for the widget; raises ValueError with one sentence on bad input."""
-    from scapy.layers.inet import ICMP, IP  # scapy takes a second to import: only once a frame is built
-    for label, value in (("inner source", inner_src), ("inner destination", inner_dst),
-                         ("outer source", outer_src), ("outer destination", outer_dst)):
+def _checked(addresses: dict, vni, port, payload, vtep_dst_mac) -> tuple[int, int, int]:
+    """(VNI, port, payload) as numbers; InputError with one sentence on the first bad input."""
+    for label, value in addresses.items():
         try:
             if not isinstance(value, str):  # ipaddress takes ints (5 is 0.0.0.5)
                 raise ValueError(value)
@@ -48,10 +45,20 @@ def build(inner_src: str, inner_dst: str, outer_src: str, outer_dst: str, vni: i
         raise InputError(f"ICMP data of {payload} bytes: choose 0 to 1422 (1422 + 28 = flannel.1's MTU 1450)")
     if not isinstance(vtep_dst_mac, str) or not _MAC.fullmatch(vtep_dst_mac):
         raise InputError(f"{quote(vtep_dst_mac)} is not a MAC address like 5e:f8:4f:00:e3:37")
+    return vni, port, payload
+
+
+def build(inner_src: str, inner_dst: str, outer_src: str, outer_dst: str, vni: int, port: int,
+          payload: int = 56, vtep_dst_mac: str = SEED_VTEP_MAC):
+    """(frame, rows) for the widget; raises ValueError with one sentence on bad input."""
+    from scapy.layers.inet import ICMP, IP  # scapy takes a second to import: only once a frame is built
+    vni, port, payload = _checked({"inner source": inner_src, "inner destination": inner_dst,
+                                   "outer source": outer_src, "outer destination": outer_dst},
+                                  vni, port, payload, vtep_dst_mac)
     inner = IP(src=inner_src, dst=inner_dst, ttl=64, id=1, flags="DF") / ICMP(id=1, seq=1) / (b"\0" * int(payload))
     frame = build_frame(inner, lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03",
-                              src=outer_src, dst=outer_dst, vtep_src_mac=NODE1_VTEP_MAC,
-                              vtep_dst_mac=vtep_dst_mac, vni=int(vni), port=int(port), sport=49152, ip_id=1)
+                        src=outer_src, dst=outer_dst, vtep_src_mac=NODE1_VTEP_MAC,
+                        vtep_dst_mac=vtep_dst_mac, vni=int(vni), port=int(port), sport=49152, ip_id=1)
     sizes = header_sizes() + [("inner IPv4", 20), ("ICMP", 8), ("payload", int(payload))]
     rows, off = [], 0
     for name, size in sizes:
