@@ -12,7 +12,9 @@ from .lab import (NETWORK_CONFIG, NODE1_VTEP_MAC, SEED_VTEP_MAC, VXLAN_NETWORK_C
 from .store import (CONFIG_KEY, PREFIX, SUBNETS, EtcdV2Client, Event, MemoryStore, StoreError, StoreServer,
                     key_subnet, subnet_key)
 from . import perf
-from .perf import measure_all as measure_paths, report as paths_report, saved as saved_paths, verdict as paths_verdict
+# perf's names, prefixed so that they say what they measure beside the daemons' names
+from .perf import (measure_all as measure_paths, report as paths_report, saved as saved_paths,
+                   table as paths_table, verdict as paths_verdict)
 from .subnet import Config, FlannelError, acquire_lease, lease_value, routes_from_leases
 from .udp import (DEFAULT_PORT, ENCAP_OVERHEAD, Counters, Decision, Flanneld, checksum, decide, decrement_ttl,
                   lookup, net_unreachable)
