@@ -58,6 +58,10 @@ _lazy("walk.widgets", "walk_explorer")
 _lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead",
       "compare_packets=compare")
 _lazy("flannel.widgets", "encapsulation_explorer", "lease_table")
+# Chapter 6: VXLAN frames (built, read, their overhead), the chapter's widgets and its header-stack figure.
+_lazy("packets.vxlan", "build_vxlan_frame=build_frame", "dissect_vxlan=dissect", "vxlan_overhead=overhead")
+_lazy("flannel.vxlan_widgets", "header_stack_image", "vxlan_frame_builder=frame_builder",
+      "vxlan_tables_view=tables_view")
 # Modules used as netlab.<module>.<name>.
 _SUBMODULES = {"docker", "flannel", "walk"}
 
