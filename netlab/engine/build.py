@@ -71,53 +71,64 @@ def build_plan(topo) -> list[list[Batch]]:
         ia, ib = topo.nodes[ea.node].interfaces[ea.ifname], topo.nodes[eb.node].interfaces[eb.ifname]
         veths.lines.append(f"link add {ia.name} netns {ia.node} address {ia.mac} type veth"
                            f" peer name {ib.name} netns {ib.node} address {ib.mac}")
-    per_node, late = [], []
-    for n in nodes:
-        ip, br = Batch(n.name, "ip"), Batch(n.name, "bridge")
-        for i in n.interfaces.values():
-            if i.kind == "bridge":
-                ip.lines.append(f"link add {i.name} address {i.mac} type bridge")
-            elif i.kind == "vxlan":
-                o = i.options
-                ip.lines.append(f"link add {i.name} address {i.mac} type vxlan id {o['vni']} local {o['local']}"
-                                f" dev {o['dev']} dstport {o['dstport']}" + ("" if o["learning"] else " nolearning"))
-            elif i.kind == "tun":
-                ip.lines.append(f"tuntap add dev {i.name} mode tun")
-        for i in n.interfaces.values():
-            if i.mtu:
-                ip.lines.append(f"link set dev {i.name} mtu {i.mtu}")
-            if i.master:
-                ip.lines.append(f"link set dev {i.name} master {i.master}")
-            for a in i.addresses:
-                ip.lines.append(f"addr add {a} dev {i.name}")
-        ip.lines.append("link set dev lo up")
-        order = sorted(n.interfaces.values(), key=lambda i: i.kind != "bridge")
-        ip.lines += [f"link set dev {i.name} up" for i in order]
-        ip.lines += [f"neigh add {addr} lladdr {mac} dev {dev} nud permanent" for dev, addr, mac in n.neighbours]
-        ip.lines += [f"route add {r.ip_args()}" for r in n.routes]
-        br.lines += [f"fdb add {mac} dev {dev} dst {dst} self permanent" for dev, mac, dst in n.fdb]
-        per_node.append([b for b in (ip, br) if b.lines])
-        if n.iptables:
-            ipt = Batch(n.name, "iptables")
-            tables: dict[str, list[str]] = {}
-            for table, rule in n.iptables:
-                tables.setdefault(table, []).append(f":{rule.split()[1]} - [0:0]" if rule.startswith("-N ") else rule)
-            for table, rules in tables.items():
-                ipt.lines += [f"*{table}"] + rules + ["COMMIT"]
-            late.append([ipt])
+    per_node = [[b for b in _node_batches(n) if b.lines] for n in nodes]
+    late = [[_iptables_batch(n)] for n in nodes if n.iptables]
     sysctls = Batch(None, "sysctl", [(n.name, k, v) for n in nodes for k, v in n.sysctls])
-    # Carrier changes reach the bridge and the routes through the kernel's linkwatch, up to a
-    # second later. A single-device RTM_GETLINK (`ip link show dev X`) syncs linkwatch for that
-    # device, so ports are forwarding and routes are not "linkdown" when build() returns.
-    sync = []
-    for n in nodes:
-        kinds = [i for i in n.interfaces.values() if i.kind == "veth"] + \
-                [i for i in n.interfaces.values() if i.kind == "bridge"]
-        if kinds:
-            sync.append([Batch(n.name, "ip", [f"link show dev {i.name}" for i in kinds], read=True)])
+    sync = [[b] for b in map(_linkwatch_sync, nodes) if b.lines]
     phases = [[[top_netns]], [[early]], [[veths]], per_node, [[sysctls]] + late, sync]
     # A phase is a list of chains; the batches of one chain run in order.
     return [[chain for chain in phase if any(b.lines for b in chain)] for phase in phases]
+
+
+def _node_batches(n) -> tuple[Batch, Batch]:
+    """A node's own devices, addresses, links up, neighbours and routes (ip), and FDB entries (bridge)."""
+    ip, br = Batch(n.name, "ip"), Batch(n.name, "bridge")
+    for i in n.interfaces.values():
+        if i.kind == "bridge":
+            ip.lines.append(f"link add {i.name} address {i.mac} type bridge")
+        elif i.kind == "vxlan":
+            o = i.options
+            ip.lines.append(f"link add {i.name} address {i.mac} type vxlan id {o['vni']} local {o['local']}"
+                            f" dev {o['dev']} dstport {o['dstport']}" + ("" if o["learning"] else " nolearning"))
+        elif i.kind == "tun":
+            ip.lines.append(f"tuntap add dev {i.name} mode tun")
+    for i in n.interfaces.values():
+        if i.mtu:
+            ip.lines.append(f"link set dev {i.name} mtu {i.mtu}")
+        if i.master:
+            ip.lines.append(f"link set dev {i.name} master {i.master}")
+        for a in i.addresses:
+            ip.lines.append(f"addr add {a} dev {i.name}")
+    ip.lines.append("link set dev lo up")
+    order = sorted(n.interfaces.values(), key=lambda i: i.kind != "bridge")
+    ip.lines += [f"link set dev {i.name} up" for i in order]
+    ip.lines += [f"neigh add {addr} lladdr {mac} dev {dev} nud permanent" for dev, addr, mac in n.neighbours]
+    ip.lines += [f"route add {r.ip_args()}" for r in n.routes]
+    br.lines += [f"fdb add {mac} dev {dev} dst {dst} self permanent" for dev, mac, dst in n.fdb]
+    return ip, br
+
+
+def _iptables_batch(n) -> Batch:
+    """A node's iptables rules as one ``iptables-restore --noflush`` input, table by table."""
+    ipt = Batch(n.name, "iptables")
+    tables: dict[str, list[str]] = {}
+    for table, rule in n.iptables:
+        tables.setdefault(table, []).append(f":{rule.split()[1]} - [0:0]" if rule.startswith("-N ") else rule)
+    for table, rules in tables.items():
+        ipt.lines += [f"*{table}"] + rules + ["COMMIT"]
+    return ipt
+
+
+def _linkwatch_sync(n) -> Batch:
+    """Reads that make the kernel apply a node's carrier changes now.
+
+    Carrier changes reach the bridge and the routes through the kernel's linkwatch, up to a
+    second later. A single-device RTM_GETLINK (`ip link show dev X`) syncs linkwatch for that
+    device, so ports are forwarding and routes are not "linkdown" when build() returns.
+    """
+    kinds = [i for i in n.interfaces.values() if i.kind == "veth"] + \
+            [i for i in n.interfaces.values() if i.kind == "bridge"]
+    return Batch(n.name, "ip", [f"link show dev {i.name}" for i in kinds], read=True)
 
 
 def build_script(topo) -> str:

@@ -36,7 +36,7 @@ from .capture import Capture
 from .command import command_argv, seconds
 from .live import LiveBackend
 from .probe import probe
-from .recording import requested as _recording_requested
+from . import recording
 from .replay import ReplayBackend
 from .result import CommandError, CommandResult, WorldError, WorldInputError
 from .topology import Topology
@@ -106,7 +106,7 @@ class World:
             return ReplayBackend(self.name, self.recordings_dir, reason=self.probe.reason)
         if self.probe.mode == "none":
             raise WorldError(f"cannot build a live world here: {self.probe.reason}")
-        self.record = record if record is not None else _recording_requested()
+        self.record = record if record is not None else recording.requested()
         topology = self.topology
         if any(i.kind == "tun" for n in topology.nodes.values() for i in n.interfaces.values()) \
                 and "tun" in self.probe.unavailable:
