@@ -15,9 +15,9 @@ it (the notebook kernel), frees everything: there is nothing to clean up by name
         w.run("pc1", "ping -c 1 -W 1 192.168.0.192", check=False)
 
 Where namespaces cannot be created, ``World`` replays a recording made on a
-live kernel and says so (:mod:`netlab.engine.replay`). Which of the two backends
-(:mod:`netlab.engine.backend`) stands behind a world is chosen once, when it opens; every method
-below checks its arguments, then calls that backend without asking which one it is.
+live kernel and says so (:mod:`netlab.engine.replay`). Which backend (:mod:`netlab.engine.backend`:
+live or replayed) stands behind a world is chosen once, in :meth:`World._open_backend`; every
+method below checks its arguments, then calls that backend without asking which one it is.
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ import weakref
 
 from ..inputs import check_name, quote
 from ..walk.trace import trace as _walk
-from . import shell
+from . import recording, shell
 from .backend import Backend
 from .build import build_plan
 from .capture import Capture
 from .command import command_argv, seconds
 from .live import LiveBackend
 from .probe import probe
-from . import recording
 from .replay import ReplayBackend
 from .result import CommandError, CommandResult, WorldError, WorldInputError
 from .topology import Topology
