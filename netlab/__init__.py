@@ -14,10 +14,11 @@ import sys
 # `probe` and `sanitize` are functions that share their module's name: import them eagerly, after
 # their modules, so the package attribute is the function.
 from .engine.topology import End, Topology, TopologyError
-from .engine.world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError, open_worlds
+from .engine.result import BuildError, CommandError, CommandResult, ReplayError, WorldError, WorldInputError
+from .engine.world import World, open_worlds
 from .engine.capture import Capture, CaptureError
 from .engine.probe import Probe, probe
-from .engine.replay import RecordingMismatch, ReplayError, verify_recording
+from .engine.verify import RecordingMismatch, verify_recording
 from .engine.sanitize import sanitize
 from . import kernel
 from .topologies import (  # the book's topologies, named and addressed as in the seed

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 from .checks.base import Check
+from .engine.build import build_script
+from .engine.result import CommandError
 
 
 def _json(world, node, command):
@@ -28,7 +30,6 @@ def route_get(world, node: str, dst: str) -> dict | None:
     if res.returncode != 0:
         if "unreachable" in res.stderr.lower():
             return None
-        from .engine.world import CommandError
         raise CommandError(res)
     data = json.loads(res.stdout)
     return data[0] if data else None
@@ -192,8 +193,6 @@ def check_link(world, node: str, ifname: str) -> Check:
     lab whose learner makes that cable by hand (``World(..., leave_out="node:ifname")``); a ✗ names
     the first thing missing and the command that builds it.
     """
-    from .engine.world import build_script
-
     topo = world.topology
     iface = topo.nodes[node].interfaces.get(ifname) if node in topo.nodes else None
     if iface is None or iface.kind != "veth":
