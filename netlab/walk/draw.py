@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 
-from .trace import layers
+from .headers import layers
 
 
 def figure_png(fig) -> bytes:
