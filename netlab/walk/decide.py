@@ -10,13 +10,8 @@ the hop where the packet crossed their chain.
 from __future__ import annotations
 
 from .decisions import BridgeForward, KernelVxlan, Rewrite, Route, UserSocket
-from .headers import endpoint, inner_ip, ip_headers, layers
+from .headers import endpoint, ether, inner_ip, ip_headers, layers
 from .model import Hop
-
-
-def _ether(pkt):
-    from scapy.layers.l2 import Ether  # scapy is imported lazily (see netlab.walk.headers)
-    return pkt.getlayer(Ether)
 
 
 def _last_route(hops, k) -> Route | None:
@@ -78,7 +73,7 @@ class Decider:
 
     def _next_hop(self, h, i, route, ip):
         """The link-layer lookups for a routed packet: the next hop's MAC, then a bridge's or VTEP's FDB."""
-        eth = _ether(h.packet)
+        eth = ether(h.packet)
         if eth is None:
             return
         h.decisions.append(self.reads.neighbour(h.node, h.interface, (route.via if route else None) or ip.dst))
@@ -90,7 +85,7 @@ class Decider:
     # ---- a packet arriving in a node
     def _arriving(self, hops, k, request):
         h = hops[k]
-        i, eth = self.links.iface(h.node, h.interface), _ether(h.packet)
+        i, eth = self.links.iface(h.node, h.interface), ether(h.packet)
         if i is not None and i.master:  # in by a bridge port: the bridge's FDB says where it goes
             if eth is not None:
                 h.decisions.append(self.reads.bridge_fdb(h.node, i.master, eth.dst))

@@ -12,6 +12,9 @@ over veth links from the first leaf node declared; each node is a box with its i
 VXLAN and TUN devices in the middle). Veth pairs are solid lines, bridge ports thin grey lines
 to their bridge, VXLAN devices sharing a VNI a dashed "tunnel" line. The request's hops are red
 numbered discs, the reply's blue ones.
+
+matplotlib and scapy are imported inside the functions (the documented lazy imports): the engine and
+the daemons import netlab without them.
 """
 
 from __future__ import annotations

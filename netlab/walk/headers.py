@@ -64,6 +64,12 @@ def inner_ip(pkt):
     return ips[-1] if ips else None
 
 
+def ether(pkt):
+    """The sighting's Ethernet header, or None (a TUN device carries bare IP)."""
+    from scapy.layers.l2 import Ether
+    return pkt.getlayer(Ether)
+
+
 def endpoint(ip, which: str) -> str:
     """``10.168.0.2:8080`` for a TCP/UDP packet's source or destination, the bare address otherwise."""
     from scapy.layers.inet import TCP, UDP

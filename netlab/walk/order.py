@@ -7,13 +7,8 @@ from an interface it left by to the other end of that cable, and uses time only 
 
 from __future__ import annotations
 
-from .headers import header_summary, inner_ip, tunnelled
+from .headers import ether, header_summary, inner_ip, tunnelled
 from .model import Hop
-
-
-def _ether(pkt):
-    from scapy.layers.l2 import Ether  # scapy is imported lazily (see netlab.walk.headers)
-    return pkt.getlayer(Ether)
 
 
 class Cables:
@@ -24,7 +19,7 @@ class Cables:
 
     def rank(self, node, ifname, pkt) -> float:
         """Causal order of sightings with equal timestamps in one node: cable in, bridge, routed, out."""
-        i, eth = self.links.iface(node, ifname), _ether(pkt)
+        i, eth = self.links.iface(node, ifname), ether(pkt)
         if i is None or eth is None:
             return 1.5
         if i.master:
@@ -38,7 +33,7 @@ class Cables:
 
     def direction(self, node, ifname, pkt, seen_in_node, prev_in_node=None) -> str:
         """"in" or "out": which way the packet crossed IFNAME of NODE at this sighting."""
-        i, eth = self.links.iface(node, ifname), _ether(pkt)
+        i, eth = self.links.iface(node, ifname), ether(pkt)
         if i is None or eth is None:
             return self._tun_direction(node, pkt, seen_in_node, prev_in_node)
         if eth.src == i.mac:
@@ -73,7 +68,7 @@ class Cables:
         """
         out = list(sightings)
         for s in list(out):
-            i, eth = self.links.iface(s[1], s[2]), _ether(s[3])
+            i, eth = self.links.iface(s[1], s[2]), ether(s[3])
             if i is None or i.kind != "bridge" or eth is None or i.mac in (eth.src, eth.dst):
                 continue
             k = out.index(s)
