@@ -112,7 +112,7 @@ def graded_cells(course: Path, name: str, student: str) -> dict:
 
 @pytest.mark.root
 @pytest.mark.parametrize("name", GRADED)
-def test_autograde_gives_the_solution_full_points_and_a_blank_lab_none(course, root_only, name):
+def test_autograde_gives_the_solution_full_points_and_a_blank_lab_none(root_only, course, name):
     submit(course, name, "solved", solutions=True)
     submit(course, name, "blank", solutions=False)
     nbgrader(course, "autograde", name, "--force")  # both submissions, each in a fresh kernel

@@ -13,7 +13,7 @@ Three things differ from nbgrader's defaults (nbgrader 0.9):
   no points to a test cell with an error or any stderr output (nbgrader.utils.determine_grade).
   A check returns its verdict instead of raising, so that a learner reads ✗ and a sentence, not a
   traceback.
-- the per-cell timeout: see TIMEOUT.
+- the per-cell timeout, 90 s instead of 30: see TIMEOUT.
 """
 import os
 import sys
@@ -27,10 +27,11 @@ import make_student_labs as labs  # noqa: E402  (the one place the learners' cop
 
 c = get_config()  # noqa: F821  (traitlets defines it in a config file's namespace)
 
-# nbgrader's default, 30 s, is enough for every lab cell measured on a 2-core machine as root
-# (the slowest: a world's build and lab05's flanneld start, a few seconds each; see the README's
-# "Labs for a class"); a cell of a world in User-mode Linux boots a kernel and is slower.
-TIMEOUT = int(os.environ.get("NETLAB_GRADING_TIMEOUT", "30"))
+# nbgrader's default per-cell timeout, 30 s, is enough as root: lab06, the slowest lab, runs whole
+# in 25 s. In User-mode Linux (a hub's usual case, docs/jupyterhub.md) a packet walk is slower:
+# measured on a 2-core machine under load, lab06's slowest cell (world.trace) took 34 s and two
+# more 18-21 s. 90 s leaves room for a busier node; it costs nothing unless a cell hangs.
+TIMEOUT = int(os.environ.get("NETLAB_GRADING_TIMEOUT", "90"))
 c.Execute.timeout = TIMEOUT
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
                              f"--IPKernelApp.exec_files={os.path.join(HERE, 'grading_startup.py')}"]
