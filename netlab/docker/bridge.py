@@ -2,7 +2,9 @@
 
 Chapters 3 and 4 ({ref}`ch-docker-bridge`, {ref}`ch-docker-nat`) follow the seed's sections
 "Docker 容器之间的通信原理（单节点）", "宿主机与 Docker 容器之间的通信原理（单节点）" and
-"Docker 容器之间的通信原理（多节点）". There is no Docker engine here and none is needed:
+"Docker 容器之间的通信原理（多节点）". They need no Docker engine; where Debian's docker.io is
+installed, ``tests/test_docker_engine.py`` runs the real dockerd in a world and checks that this
+module builds what it builds:
 
 - the bridge ``docker0`` with 172.17.0.1/16 and the seed's MAC 02:42:15:82:98:cb;
 - each container a network namespace whose ``eth0`` is one end of a veth pair, with
