@@ -43,9 +43,9 @@ _lazy("packets.frames", "FrameError", "NetworkUnreachable", "first_frame")
 _lazy("checks.answers", "Check", "check_broadcast", "check_host_range", "check_hostmask", "check_netmask",
       "check_network", "check_same_subnet", "check_split", "check_supernet", "check_usable_hosts")
 # Chapter 2: routing tables in three formats, lookups, the explorer (generic names get a prefix).
-_lazy("calc.routetable", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "SEED_ROUTE_TABLES=SEED_TABLES",
-      "Candidate", "Lookup", "Route", "RouteTable", "RouteTableError", "detect_format", "explain_flags",
-      "lookup_route=lookup", "parse_routes")
+_lazy("calc.routes", "ROUTE_FLAGS=FLAGS", "ROUTE_FORMATS=FORMATS", "Route", "RouteTableError", "explain_flags")
+_lazy("calc.routetable", "SEED_ROUTE_TABLES=SEED_TABLES", "RouteTable", "detect_format", "parse_routes")
+_lazy("calc.route_lookup", "Candidate", "Lookup", "lookup_route=lookup")
 _lazy("calc.route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
 _lazy("docker.bridge", "docker_node", "docker_two_nodes")

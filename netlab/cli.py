@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .calc.cidr import MAX_SPLIT_LIMIT, CidrError, describe, same_subnet, seed_tables, split, supernet
+from .calc.route_cli import add_routes_command, run_routes_command
+from .engine.shell import ShellError, main as shell_main
 from .inputs import InputError, one_line, whole_number
 
 __all__ = ["main", "register", "subcommand", "USER_ERRORS", "UsageError", "build_parser"]
@@ -119,7 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     # Chapter 2's routing-table reader keeps its own parser next to its code.
-    from .calc.routetable import add_routes_command, run_routes_command
     add_routes_command(subs).set_defaults(_run=run_routes_command)
     return parser
 
@@ -144,7 +145,7 @@ def _cidr_run(args) -> int:
         return 0
     print(seed_tables(args.cidr).text())
     print()
-    print(d.summary())
+    print(d.text())
     return 0
 
 
@@ -221,7 +222,6 @@ def _shell_args(p: argparse.ArgumentParser) -> None:
 
 @subcommand("shell", "an interactive shell in a node of a running lab world (netlab.engine.shell)", _shell_args)
 def _shell_run(args) -> int:
-    from .engine.shell import ShellError, main as shell_main
     try:
         return shell_main(args.names)
     except ShellError as e:

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from netlab import cli
 from netlab.calc.cidr import CidrError, describe, same_subnet, split, supernet
 from netlab.inputs import InputError, one_line, quote, whole_number
-from netlab.calc.routetable import SEED_TABLES, RouteTableError, lookup, parse_routes
+from netlab.calc.route_lookup import lookup
+from netlab.calc.routes import RouteTableError
+from netlab.calc.routetable import SEED_TABLES, parse_routes
 from netlab.calc.route_widgets import render_route_lookup
 from netlab.engine.topology import End, Topology, TopologyError
 
@@ -198,10 +200,10 @@ def test_json_routes_wrong_types_raise_route_table_error(routes, destination):
     text = json.dumps(routes)
     try:
         table = parse_routes(text)
-        lookup(table, destination).to_text()
-        table.to_text("iproute2")
-        table.to_text("iproute2-json")
-        table.to_text("linux-route")
+        lookup(table, destination).text()
+        table.text("iproute2")
+        table.text("iproute2-json")
+        table.text("linux-route")
     except RouteTableError as exc:
         _one_sentence(exc)
 

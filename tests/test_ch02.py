@@ -66,7 +66,7 @@ def test_seed_tables_parse_and_look_up_as_the_chapter_says():
     assert netlab.lookup_route(mac_a, "10.64.1.1").route.prefixlen == 32
     assert netlab.lookup_route(mac_a, "10.64.1.200").next_hop == "10.64.1.200"
     assert netlab.lookup_route(vm_b, "10.64.1.46").next_hop == "10.6.0.1"
-    assert vm_b.to_text("linux-route") == netlab.SEED_ROUTE_TABLES["vm-b"]
+    assert vm_b.text("linux-route") == netlab.SEED_ROUTE_TABLES["vm-b"]
 
 
 def test_lab_has_solution_blocks_and_the_chapter_is_executed():
@@ -142,7 +142,7 @@ def test_a_fails_via_d_with_ds_error():
 def test_route_n_form_matches_the_seed_and_net_tools():
     with netlab.World(netlab.office_network("C")) as w:
         w.run("B", "ip addr replace 10.6.8.1/16 dev ens192 metric 100")
-        rendered = netlab.parse_routes(w.run("B", "ip -j route").stdout).to_text("linux-route")
+        rendered = netlab.parse_routes(w.run("B", "ip -j route").stdout).text("linux-route")
         assert rendered == netlab.SEED_ROUTE_TABLES["vm-b"]
         # net-tools is one of the lab tools (binder/apt.txt), which `make test` installs: the chapter runs
         # `route -n` live, and netlab's rendering (used by the route explorer) must print the same text.
@@ -150,8 +150,8 @@ def test_route_n_form_matches_the_seed_and_net_tools():
         assert w.run("B", "route -n").stdout == netlab.SEED_ROUTE_TABLES["vm-b"]
         for node in ("A", "B", "C", "D"):
             real = w.run(node, "route -n").stdout
-            assert netlab.parse_routes(w.run(node, "ip -j route").stdout).to_text("linux-route") == real
-            assert netlab.parse_routes(real).to_text("linux-route") == real
+            assert netlab.parse_routes(w.run(node, "ip -j route").stdout).text("linux-route") == real
+            assert netlab.parse_routes(real).text("linux-route") == real
 
 
 @pytest.mark.root

@@ -103,7 +103,7 @@ def test_the_seeds_own_commands_run_live(world):
     assert brctl[1].split() == ["docker0", "8000.0242158298cb", "no", "veth49a9513"]
     assert [l.strip() for l in brctl[2:]] == ["veth9c02e56", "vethb83ae6e"]
     route_n = world.run("nginx-1", "route -n").stdout
-    assert route_n == netlab.parse_routes(world.run("nginx-1", "ip -j route").stdout).to_text("linux-route")
+    assert route_n == netlab.parse_routes(world.run("nginx-1", "ip -j route").stdout).text("linux-route")
     ifconfig = world.run("nginx-1", ["sh", "-c", "ifconfig eth0 | head -3"]).stdout
     assert "inet 172.17.0.2  netmask 255.255.0.0  broadcast 0.0.0.0" in ifconfig
     assert "ether 02:42:ac:11:00:02" in ifconfig and "flags=4163<UP,BROADCAST,RUNNING,MULTICAST>" in ifconfig

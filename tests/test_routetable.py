@@ -9,19 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.calc.routetable import (
-    FLAGS,
-    SEED_TABLES,
-    Route,
-    RouteTable,
-    RouteTableError,
-    add_routes_command,
-    detect_format,
-    explain_flags,
-    lookup,
-    parse_routes,
-    run_routes_command,
-)
+from netlab.calc.route_cli import add_routes_command, run_routes_command
+from netlab.calc.route_lookup import lookup
+from netlab.calc.routes import FLAGS, Route, RouteTableError, explain_flags
+from netlab.calc.routetable import SEED_TABLES, RouteTable, detect_format, parse_routes
 
 # Captured on Linux 6.1 / iproute2 6.1 / net-tools in an unprivileged user+net namespace.
 LINUX_IP = """\
@@ -174,11 +165,11 @@ def test_to_text_reproduces_seed_route_n_and_netstat_exactly(key):
     text = SEED_TABLES[key]
     if key == "nginx-1":  # plain `route` printed "default"; the canonical form is numeric
         text = text.replace("default         ", "0.0.0.0         ")
-    assert parse_routes(SEED_TABLES[key]).to_text() == text
+    assert parse_routes(SEED_TABLES[key]).text() == text
 
 
 def test_to_text_ip_route_uses_single_spaces():
-    out = parse_routes(SEED_TABLES["node1"]).to_text()
+    out = parse_routes(SEED_TABLES["node1"]).text()
     assert "100.96.0.0/16 dev flannel0 proto kernel scope link src 100.96.1.0\n" in out
     assert "  " not in out
 
@@ -212,7 +203,7 @@ def test_linux_json_matches_ip_route():
     strip = lambda t: [(r.destination, r.gateway, r.interface, r.metric, r.type, r.onlink,
                         r.linkdown, r.src, r.proto, r.scope) for r in t]
     assert strip(tj) == strip(ti)
-    assert tj.to_text() == LINUX_JSON
+    assert tj.text() == LINUX_JSON
 
 
 def test_linux_route_n_reject_and_blackhole():
@@ -220,7 +211,7 @@ def test_linux_route_n_reject_and_blackhole():
     assert t[5].type == "unreachable" and t[5].interface is None and t[5].gateway is None
     assert t[6].type == "blackhole"
     assert t[8].flags == "UGH" and t[8].prefixlen == 32
-    assert t.to_text() == LINUX_ROUTE_N
+    assert t.text() == LINUX_ROUTE_N
 
 
 def test_linux_plain_route_names():
@@ -288,7 +279,7 @@ def test_multipath_route():
             "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n")
     t = parse_routes(text)
     assert len(t) == 2 and t[0].gateway == "10.0.0.1" and len(t[0].nexthops) == 2
-    assert parse_routes(t.to_text()) == t
+    assert parse_routes(t.text()) == t
 
 
 def test_table_local_is_consulted_first():
@@ -377,7 +368,7 @@ def test_bad_destination_messages(addr, words):
 
 
 def test_lookup_html_marks_chosen_and_candidates():
-    html = lookup(parse_routes(SEED_TABLES["node1"]), "100.96.2.3").to_html()
+    html = lookup(parse_routes(SEED_TABLES["node1"]), "100.96.2.3").html()
     rows = html.split("<tr ")[1:]
     assert len(rows) == 4
     assert 'class="netlab-route-chosen"' in rows[1] and "flannel0" in rows[1]
@@ -388,7 +379,7 @@ def test_lookup_html_marks_chosen_and_candidates():
 
 def test_lookup_html_escapes():
     t = parse_routes("default via 10.0.0.1 dev <b>x\n")
-    assert "<b>x" not in lookup(t, "1.1.1.1").to_html()
+    assert "<b>x" not in lookup(t, "1.1.1.1").html()
 
 
 # ---------------------------------------------------------------- errors
@@ -469,15 +460,15 @@ def test_explain_flags_one_line_per_letter():
                          + [LINUX_IP, LINUX_JSON, LINUX_ROUTE_N, LINUX_ROUTE_NAMES, MAC_FULL])
 def test_round_trip_examples(text):
     once = parse_routes(text)
-    twice = parse_routes(once.to_text())
+    twice = parse_routes(once.text())
     assert twice == once
-    assert twice.to_text() == once.to_text()
+    assert twice.text() == once.text()
 
 
 @pytest.mark.parametrize("fmt", ["linux-route", "iproute2", "iproute2-json", "macos-netstat"])
 def test_convert_between_formats_keeps_lookups(fmt):
     t = parse_routes(SEED_TABLES["node1"])
-    other = parse_routes(t.to_text(fmt))
+    other = parse_routes(t.text(fmt))
     assert other.format == fmt
     for a in ("100.96.2.3", "100.96.1.9", "10.168.0.3", "8.8.8.8"):
         assert lookup(other, a).index == lookup(t, a).index
@@ -530,8 +521,8 @@ def test_lookup_agrees_with_bruteforce_oracle(routes, addr_int, two_spaces):
                                                "macos-netstat"]))
 def test_round_trip_is_stable(routes, fmt):
     text = "\n".join(_ip_line(*r) for r in routes) + "\n"
-    first = parse_routes(parse_routes(text).to_text(fmt))
-    second = parse_routes(first.to_text())
+    first = parse_routes(parse_routes(text).text(fmt))
+    second = parse_routes(first.text())
     assert second == first
     assert [r.destination for r in first] == [netaddr.IPNetwork(str(r[0])) for r in routes]
 

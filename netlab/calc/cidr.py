@@ -285,7 +285,7 @@ class Description:
         data["notes"] = list(self.notes)
         return data
 
-    def summary(self) -> str:
+    def text(self) -> str:
         rows = [
             ("Prefix", self.cidr),
             ("Network", self.network_cidr),
@@ -302,9 +302,9 @@ class Description:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    __str__ = summary
+    __str__ = text
 
-    def _repr_html_(self) -> str:
+    def html(self) -> str:
         body = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
             f"<td style='font-family:monospace'>{html.escape(str(v))}</td></tr>"
@@ -325,6 +325,8 @@ class Description:
             + (f"<ul class='notes'>{notes}</ul>" if notes else "")
             + "</div>"
         )
+
+    _repr_html_ = html
 
 
 def _describe_net(net: netaddr.IPNetwork) -> Description:

@@ -13,8 +13,9 @@ import html
 import ipywidgets as widgets
 
 from ..inputs import quote
-from .routetable import (FORMATS, SEED_TABLES, RouteTableError, explain_flags, lookup,
-                         parse_routes)
+from .route_lookup import lookup
+from .routes import FORMATS, RouteTableError, explain_flags
+from .routetable import SEED_TABLES, parse_routes
 
 __all__ = ["route_lookup_explorer", "render_route_lookup", "EXPLORER_TABLES"]
 
@@ -54,7 +55,7 @@ def render_route_lookup(table_text: str, destination: str) -> str:
     except RouteTableError as exc:
         parts.append(_error_html("Check the destination.", str(exc)))
         return "".join(parts)
-    parts.append(result.to_html())
+    parts.append(result.html())
     if result.candidates:
         items = []
         for c in result.candidates:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import netaddr
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
@@ -142,26 +143,66 @@ def first_frame(
     ...
     netlab.packets.frames.NetworkUnreachable: Network is unreachable: ...
     """
-    try:
-        iface = parse(src)
-    except CidrError as exc:
-        raise FrameError(f"src: {exc}") from None
-    if iface.version != 4:
-        raise FrameError(
-            f"src {src}: first_frame models IPv4 and ARP; IPv6 finds neighbours with "
-            f"Neighbour Discovery (ICMPv6), which is not modelled here"
-        )
-    me = iface.ip
-    my_mac = _mac(src_mac, "src_mac")
+    host = _Sender.parse(src, src_mac)
     target = _addr(dst, "dst")
     if target.version != 4:
-        raise FrameError(f"dst {target} is IPv6 but src {me}/{iface.prefixlen} is IPv4")
-    neigh: dict[str, str] = {}
-    for ip, mac in (known_neighbours or {}).items():
-        neigh[str(_addr(ip, "known_neighbours key"))] = _mac(mac, f"MAC of neighbour {ip}")
+        raise FrameError(f"dst {target} is IPv6 but src {host.iface.ip}/{host.iface.prefixlen} is IPv4")
+    neigh = {str(_addr(ip, "known_neighbours key")): _mac(mac, f"MAC of neighbour {ip}")
+             for ip, mac in (known_neighbours or {}).items()}
+    _check_leaves_host(target, host)
+    broadcast = str(host.iface.broadcast) if host.iface.broadcast is not None else None
+    if str(target) == "255.255.255.255" or str(target) == broadcast:
+        return FirstFrame(
+            host.echo(target, BROADCAST_MAC),
+            f"{target} is a broadcast address, so the echo request goes straight to "
+            f"{BROADCAST_MAC} without ARP (ping needs -b for this).",
+            "ipv4", str(target), True)
+    if target in host.iface:
+        return _on_link(host, target, neigh.get(str(target)))
+    return _via_gateway(host, target, gateway, gateway_mac, neigh)
 
-    prefix = f"{iface.network}/{iface.prefixlen}"
-    if target == me:
+
+@dataclass(frozen=True)
+class _Sender:
+    """The sending interface: its address and prefix, and its MAC."""
+
+    iface: netaddr.IPNetwork
+    mac: str
+
+    @classmethod
+    def parse(cls, src: str, src_mac: str) -> "_Sender":
+        try:
+            iface = parse(src)
+        except CidrError as exc:
+            raise FrameError(f"src: {exc}") from None
+        if iface.version != 4:
+            raise FrameError(
+                f"src {src}: first_frame models IPv4 and ARP; IPv6 finds neighbours with "
+                f"Neighbour Discovery (ICMPv6), which is not modelled here"
+            )
+        return cls(iface, _mac(src_mac, "src_mac"))
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.iface.network}/{self.iface.prefixlen}"
+
+    def echo(self, target, dst_mac: str) -> Packet:
+        return (
+            Ether(dst=dst_mac, src=self.mac)
+            / IP(src=str(self.iface.ip), dst=str(target), ttl=64, id=IP_ID, flags="DF")
+            / ICMP(type=8, code=0, id=ICMP_ID, seq=ICMP_SEQ)
+            / Raw(ECHO_PAYLOAD)
+        )
+
+    def who_has(self, ip) -> Packet:
+        return Ether(dst=BROADCAST_MAC, src=self.mac) / ARP(
+            op="who-has", hwsrc=self.mac, psrc=str(self.iface.ip), hwdst="00:00:00:00:00:00", pdst=str(ip)
+        )
+
+
+def _check_leaves_host(target, host: _Sender) -> None:
+    """A FrameError unless a packet to ``target`` leaves ``host`` as a unicast or broadcast frame."""
+    if target == host.iface.ip:
         raise FrameError(
             f"{target} is this host's own address; the kernel delivers it over lo and no "
             f"frame leaves the NIC"
@@ -173,50 +214,24 @@ def first_frame(
             f"{target} is a multicast address; multicast frames (01:00:5e:...) are not modelled here"
         )
 
-    def echo(dst_mac: str) -> Packet:
-        return (
-            Ether(dst=dst_mac, src=my_mac)
-            / IP(src=str(me), dst=str(target), ttl=64, id=IP_ID, flags="DF")
-            / ICMP(type=8, code=0, id=ICMP_ID, seq=ICMP_SEQ)
-            / Raw(ECHO_PAYLOAD)
-        )
 
-    def who_has(ip) -> Packet:
-        return Ether(dst=BROADCAST_MAC, src=my_mac) / ARP(
-            op="who-has", hwsrc=my_mac, psrc=str(me), hwdst="00:00:00:00:00:00", pdst=str(ip)
-        )
-
-    broadcast = str(iface.broadcast) if iface.broadcast is not None else None
-    if str(target) == "255.255.255.255" or str(target) == broadcast:
+def _on_link(host: _Sender, target, mac: str | None) -> FirstFrame:
+    if mac:
         return FirstFrame(
-            echo(BROADCAST_MAC),
-            f"{target} is a broadcast address, so the echo request goes straight to "
-            f"{BROADCAST_MAC} without ARP (ping needs -b for this).",
-            "ipv4",
-            str(target),
-            True,
-        )
+            host.echo(target, mac),
+            f"{target} is on-link ({host.prefix}) and its MAC {mac} is already in the "
+            f"neighbour table, so the echo request goes straight to it.",
+            "ipv4", str(target), True)
+    return FirstFrame(
+        host.who_has(target),
+        f"{target} is on-link ({host.prefix}) but its MAC is unknown, so the host first "
+        f"broadcasts an ARP who-has for {target}.",
+        "arp-request", str(target), True)
 
-    if target in iface:
-        mac = neigh.get(str(target))
-        if mac:
-            return FirstFrame(
-                echo(mac),
-                f"{target} is on-link ({prefix}) and its MAC {mac} is already in the "
-                f"neighbour table, so the echo request goes straight to it.",
-                "ipv4",
-                str(target),
-                True,
-            )
-        return FirstFrame(
-            who_has(target),
-            f"{target} is on-link ({prefix}) but its MAC is unknown, so the host first "
-            f"broadcasts an ARP who-has for {target}.",
-            "arp-request",
-            str(target),
-            True,
-        )
 
+def _via_gateway(host: _Sender, target, gateway: str | None, gateway_mac: str | None,
+                 neigh: dict[str, str]) -> FirstFrame:
+    me, prefix = host.iface.ip, host.prefix
     if gateway is None:
         raise NetworkUnreachable(
             f"Network is unreachable: {target} is not on {prefix} (its network address "
@@ -224,10 +239,10 @@ def first_frame(
         )
     gw = _addr(gateway, "gateway")
     if gw.version != 4:
-        raise FrameError(f"gateway {gw} is IPv6 but src {me}/{iface.prefixlen} is IPv4")
+        raise FrameError(f"gateway {gw} is IPv6 but src {me}/{host.iface.prefixlen} is IPv4")
     if gw == me:
         raise FrameError(f"gateway {gw} is this host's own address; the gateway must be another host on {prefix}")
-    if gw not in iface:
+    if gw not in host.iface:
         raise FrameError(
             f"gateway {gw} is not on {prefix}, so the host cannot reach it directly "
             f"(ip route says: Nexthop has invalid gateway)"
@@ -235,18 +250,12 @@ def first_frame(
     mac = _mac(gateway_mac, "gateway_mac") if gateway_mac is not None else neigh.get(str(gw))
     if mac:
         return FirstFrame(
-            echo(mac),
+            host.echo(target, mac),
             f"{target} is off-link (not in {prefix}), so the echo request for {target} is "
             f"sent to the gateway {gw}'s MAC {mac}.",
-            "ipv4",
-            str(gw),
-            False,
-        )
+            "ipv4", str(gw), False)
     return FirstFrame(
-        who_has(gw),
+        host.who_has(gw),
         f"{target} is off-link (not in {prefix}) and the gateway {gw}'s MAC is unknown, "
         f"so the host first broadcasts an ARP who-has for the gateway {gw}, not for {target}.",
-        "arp-request",
-        str(gw),
-        False,
-    )
+        "arp-request", str(gw), False)
