@@ -191,6 +191,12 @@ def fdb(world, node: str, match: str) -> list[FdbEntry]:
 _TARGET = re.compile(r"\s-[jg] (\S+)")
 
 
+def jump_target(rule: str) -> str | None:
+    """The chain RULE (iptables-save text) jumps (``-j``) or goes (``-g``) to, or its target (ACCEPT, DNAT, ...)."""
+    m = _TARGET.search(rule)
+    return m.group(1) if m else None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One iptables rule in ``iptables-save`` form (``-A CHAIN ...``) with its counters.
@@ -211,9 +217,7 @@ class Rule:
 
     @property
     def target(self) -> str | None:
-        """The chain the rule jumps (``-j``) or goes (``-g``) to, or its target (ACCEPT, DNAT, ...)."""
-        m = _TARGET.search(self.text)
-        return m.group(1) if m else None
+        return jump_target(self.text)
 
 
 @dataclass(frozen=True)

@@ -448,10 +448,10 @@ def test_flannel0_is_tun_as_root(world):
 
 def test_lab_checks_say_what_is_wrong():
     assert not netlab.check_counters({"tun_reads": 0}, {"tun_reads": 3}, packets=1)
-    ok = netlab.check_counters({}, {"tun_reads": 3, "udp_sends": 3, "udp_recvs": 3, "tun_writes": 3}, 3)
+    ok = netlab.check_counters({}, {"tun_reads": 3, "udp_sends": 3, "udp_recvs": 3, "tun_writes": 3}, packets=3)
     assert ok and "tun_reads +3" in ok.message
     assert "no flannel datagram at all" in netlab.check_datagram([], outer=("10.168.0.4", "10.168.0.2"),
-                                                           inner=("100.96.3.4", "100.96.1.2")).message
+                                                                 inner=("100.96.3.4", "100.96.1.2")).message
 
 
 # ------------------------------------------------------------------ one set of measured figures per build

@@ -51,6 +51,7 @@ def test_iptables_save_gives_what_the_walk_reads():
     assert parsed.counters() == walk._ipt_parse(SAVE)
     assert parsed.user_chains == walk._user_chains(SAVE) == {("nat", "DOCKER")}
     assert [r.target for r in parsed.rules] == [walk._target(r.text) for r in parsed.rules]
+    assert [kernel.jump_target(r.text) for r in parsed.rules] == [r.target for r in parsed.rules]
     assert [r.target for r in parsed.rules] == ["DOCKER", "MASQUERADE", "MASQUERADE", "DNAT", "DOCKER-ISOLATION"]
     twice = [r for r in parsed.rules if r.chain == "POSTROUTING"]
     assert [r.n for r in twice] == [1, 2]

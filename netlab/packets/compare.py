@@ -20,6 +20,11 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
+# scapy at the top, as in packets.frames: this module is only ever loaded on first use of
+# netlab.compare_packets, never by the engine or the daemons
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.packet import Raw
+
 from ..flannel.vxlan import dissect
 from .flannel import bind_flannel_udp
 
@@ -54,7 +59,6 @@ def pseudo_header_sum(ip) -> int:
     """The UDP pseudo-header sum, folded and not complemented: what a checksum-offloading sender leaves
     in the checksum field for the NIC to finish (Linux ``udp4_hwcsum``). veth never finishes it, so
     tcpdump on the LAN sees this value."""
-    from scapy.layers.inet import UDP  # scapy loads on first use (see compare_packets)
     data = socket.inet_aton(ip.src) + socket.inet_aton(ip.dst) + struct.pack("!BBH", 0, 17, ip[UDP].len)
     s = sum(struct.unpack("!6H", data))
     while s >> 16:
@@ -64,7 +68,6 @@ def pseudo_header_sum(ip) -> int:
 
 def _udp_checksum(cap, ref) -> str:
     """"equal", "offload" (the capture holds only the pseudo-header sum) or "different"."""
-    from scapy.layers.inet import IP, UDP
     got, full = cap[UDP].chksum, ref[UDP].chksum
     if got == full:
         return "equal"
@@ -78,9 +81,6 @@ def compare_packets(captured, built, *, encapsulation: str | None = None) -> Com
     (see the module's docstring). ``equal`` is the byte-for-byte verdict, ``diff`` the differing
     byte offsets, ``filled`` the fields copied from the capture first (plain frames only).
     """
-    # scapy is imported on first use, here and in every packets module: the engine and the
-    # daemons import netlab without it
-    from scapy.layers.inet import IP
     if encapsulation not in ENCAPSULATIONS:
         raise ValueError(f"encapsulation must be one of {', '.join(map(repr, ENCAPSULATIONS))}, not {encapsulation!r}")
     filled: list[str] = []
@@ -100,8 +100,6 @@ def compare_packets(captured, built, *, encapsulation: str | None = None) -> Com
 def _fill(captured, built, filled: list[str]):
     """BUILT with the fields the kernel and ping fill at send time copied from CAPTURED, and the
     names of those fields appended to FILLED. Everything else must already agree."""
-    from scapy.layers.inet import ICMP, IP
-    from scapy.packet import Raw
     pkt = built.copy()
     if pkt.haslayer(IP) and captured.haslayer(IP):
         pkt[IP].id = captured[IP].id
@@ -120,7 +118,6 @@ def _frame_lines(c: Comparison) -> list[str]:
 
 def _udp_lines(c: Comparison) -> list[str]:
     """Field by field, = where captured and built agree, ≠ where they differ, ~ for offload."""
-    from scapy.layers.inet import IP, UDP
     cap, ref = c.captured, c.built
     lines = []
     rows = [("outer IP", cap, ref, ("src", "dst", "proto", "ttl", "flags", "len")),
@@ -153,7 +150,6 @@ _VXLAN_UDP_CHECKSUM = {
 
 def _vxlan_lines(c: Comparison) -> list[str]:
     """The differing bytes named by field, which fields the kernel chose, which checksums agree."""
-    from scapy.layers.inet import IP, UDP
     a, b = bytes(c.captured), bytes(c.built)
     cap, ref = dissect(c.captured), dissect(c.built)
     where = sorted({VXLAN_OFFSETS.get(i, f"byte {i}") for i in c.diff})
