@@ -14,10 +14,11 @@ import sys
 # `probe` and `sanitize` are functions that share their module's name: import them eagerly, after
 # their modules, so the package attribute is the function.
 from .engine.topology import End, Topology, TopologyError
-from .engine.world import BuildError, CommandError, CommandResult, World, WorldError, WorldInputError, open_worlds
+from .engine.result import BuildError, CommandError, CommandResult, ReplayError, WorldError, WorldInputError
+from .engine.world import World, open_worlds
 from .engine.capture import Capture, CaptureError
 from .engine.probe import Probe, probe
-from .engine.replay import RecordingMismatch, ReplayError, verify_recording
+from .engine.verify import RecordingMismatch, verify_recording
 from .engine.sanitize import sanitize
 from . import kernel
 from .topologies import (  # the book's topologies, named and addressed as in the seed
@@ -57,6 +58,10 @@ _lazy("walk.widgets", "walk_explorer")
 # Chapters 5 and 6: Flannel (lease store, daemons, lab helpers) and chapter 5's widgets.
 _lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead")
 _lazy("flannel.widgets", "encapsulation_explorer", "lease_table")
+# Chapter 6: VXLAN frames (built, read, their overhead), the chapter's widgets and its header-stack figure.
+_lazy("packets.vxlan", "build_vxlan_frame=build_frame", "dissect_vxlan=dissect", "vxlan_overhead=overhead")
+_lazy("flannel.vxlan_widgets", "header_stack_image", "vxlan_frame_builder=frame_builder",
+      "vxlan_tables_view=tables_view")
 # Lab checks, one vocabulary: check_<thing>(world, node, *, ...) -> Check, reading the kernel.
 _lazy("checks.network", "check_default_gateway", "check_fdb", "check_link", "check_neighbour", "check_path",
       "check_route", "check_route_entry", "check_routers_crossed", "check_walk")

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .engine.world import CommandError
+from .engine.result import CommandError
 
 #: The command whose output :func:`iptables` parses (comments dropped, so a transcript is stable).
 IPTABLES_SAVE = "iptables-save -c | grep -v '^#'"

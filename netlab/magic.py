@@ -23,8 +23,8 @@ IPython: it registers these plain functions with the shell it is given.
 
 from __future__ import annotations
 
-from .engine.replay import ReplayError
-from .engine.world import World, WorldError, open_worlds
+from .engine.result import ReplayError, WorldError
+from .engine.world import World, open_worlds
 
 USAGE = "%%node NODE [--world NAME] [--no-check]  (commands in the cell), or %node NODE COMMAND"
 

@@ -8,7 +8,8 @@ What makes a second run a no-op in git:
 - volatile metadata (execution timestamps, the Python patch version) is dropped, and a print that
   the kernel happened to split into several stream messages is stored as one;
 - a cell's new output replaces the committed one only when they differ after the sanitizing regexes
-  nbval uses (tests/nbval_sanitize.cfg): a new round-trip time alone does not rewrite a recorded run;
+  nbval uses (netlab.engine.sanitize, which tests/nbval_sanitize.cfg is generated from): a new
+  round-trip time alone does not rewrite a recorded run;
 - under NETLAB_RECORD=1, a notebook that comes out unchanged keeps the committed recording of a
   world when the new one ran the same commands in the same order: both come from live runs that
   printed exactly the same, and what differs is only what the world read behind the page (how often
@@ -17,7 +18,6 @@ What makes a second run a no-op in git:
 """
 from __future__ import annotations
 
-import configparser
 import copy
 import hashlib
 import json
@@ -29,19 +29,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from netlab.engine import recording
+from netlab.engine.sanitize import PATTERNS
+
 ROOT = Path(__file__).resolve().parent.parent
-RECORDINGS = ROOT / "netlab" / "recordings"
-SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def sanitizers() -> list[tuple[re.Pattern, str]]:
-    if not SANITIZE_CFG.exists():
-        return []
-    cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(SANITIZE_CFG)
-    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
+    return [(re.compile(pattern), replacement) for _, pattern, replacement in PATTERNS]
 
 
 def sanitized(outputs: list, rules) -> str:
@@ -94,9 +91,9 @@ def strip_volatile(nb) -> None:
 
 def recordings() -> dict[Path, bytes]:
     """The world recordings `make record` writes (netlab/recordings unless NETLAB_RECORDINGS moves them)."""
-    if os.environ.get("NETLAB_RECORD") != "1" or os.environ.get("NETLAB_RECORDINGS"):
+    if not recording.requested() or os.environ.get(recording.DIR_ENV):
         return {}
-    return {p: p.read_bytes() for p in RECORDINGS.glob("*.json")}
+    return {Path(p): Path(p).read_bytes() for p in recording.files(recording.COMMITTED)}
 
 
 def same_steps(new: bytes, old: bytes) -> bool:
@@ -107,9 +104,10 @@ def same_steps(new: bytes, old: bytes) -> bool:
     when the page prints the same."""
     def steps(data):
         out = []
-        for e in json.loads(data).get("entries", []):
-            command = re.sub(r"/proc/\d+/", "/proc/PID/", e.get("command") or "")  # a walk reads daemons' /proc
-            step = (e.get("kind"), e.get("node"), command, e.get("iface"), e.get("filter"))
+        for e in recording.entries(data):
+            kind, node, command, iface, filter = recording.step(e)
+            command = re.sub(r"/proc/\d+/", "/proc/PID/", command or "")  # a walk reads daemons' /proc
+            step = (kind, node, command, iface, filter)
             if not out or out[-1] != step:
                 out.append(step)
         return out

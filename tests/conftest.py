@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from netlab.engine import recording
 from netlab.engine.probe import probe
 
 IS_ROOT = os.geteuid() == 0
@@ -126,13 +127,12 @@ class LiveRecording:
         """Before nbval starts a notebook's kernel (in the setup of its first cell), let the kernel
         inherit the recording settings; every other test runs without them."""
         if is_nbval_cell(item):
-            os.environ["NETLAB_RECORD"] = "1"
-            os.environ["NETLAB_RECORDINGS"] = str(self.worlds)
+            os.environ.update(recording.environment(str(self.worlds)))
             self.ran.mkdir(parents=True, exist_ok=True)
             (self.ran / _marker(item.fspath)).touch()
         else:
-            os.environ.pop("NETLAB_RECORD", None)
-            os.environ.pop("NETLAB_RECORDINGS", None)
+            for name in recording.environment(""):
+                os.environ.pop(name, None)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session):
@@ -154,8 +154,8 @@ class LiveRecording:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def compare(self) -> tuple[bool, str]:
-        produced = {p.stem for p in self.worlds.glob("*.json")}
-        committed = {p.stem for p in (ROOT / "netlab" / "recordings").glob("*.json")}
+        produced = recording.names(str(self.worlds))
+        committed = recording.names(recording.COMMITTED)
         if not produced:
             return False, "FAILED: the notebooks ran live and recorded no world"
         if produced - committed:

@@ -304,11 +304,11 @@ def test_topology_api_raises_only_topology_error(node, ifname, other, number, ad
 # ------------------------------------------------------------------ widgets
 
 def test_encapsulation_explorer_payload_text_is_a_clear_error():
-    from netlab.flannel.widgets import encapsulation_explorer, render_encapsulation
+    from netlab.flannel.widgets import encapsulation_explorer, encapsulation_html
     with pytest.raises(InputError, match="payload must be a number of bytes such as 56, not the text '56'"):
         encapsulation_explorer(payload="56")
-    assert "Bad size." in render_encapsulation("100.96.1.2", "100.96.2.3", payload="²")
-    assert "Not an address." in render_encapsulation(5, "100.96.2.3")
+    assert "Bad size." in encapsulation_html("100.96.1.2", "100.96.2.3", payload="²")
+    assert "Not an address." in encapsulation_html(5, "100.96.2.3")
 
 
 def test_bridge_explorer_on_a_bridge_without_ports_says_so():
@@ -322,8 +322,8 @@ def test_bridge_explorer_on_a_bridge_without_ports_says_so():
 @FAST
 @given(junk_value, junk_value, junk_value)
 def test_vxlan_frame_renderer_never_raises(vni, port, payload):
-    from netlab.flannel.vxlan_widgets import render_frame
-    assert render_frame(vni=vni, port=port, payload=payload)
+    from netlab.flannel.vxlan_widgets import frame_html
+    assert frame_html(vni=vni, port=port, payload=payload)
 
 
 def test_routes_stdin_bounded(monkeypatch, capsys):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from netlab import CommandError, World, WorldError, pc_pair
-from netlab.engine.world import WorldInputError
+from netlab.engine.result import WorldInputError
 
 pytestmark = pytest.mark.root
 
@@ -41,7 +41,7 @@ def test_run_refuses_bad_arguments_before_the_world(world, node, command, kw, ne
         world.run(node, command, **kw)
     assert needle in str(exc.value) and "\n" not in str(exc.value)
     assert isinstance(exc.value, WorldError) and isinstance(exc.value, ValueError)
-    assert world._agent._pending == {}  # no request was sent and left waiting
+    assert world.backend.agent._pending == {}  # no request was sent and left waiting
     assert "sleep" not in world.run(None, "ps -eo comm").stdout  # nothing left running
 
 

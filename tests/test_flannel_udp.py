@@ -16,8 +16,8 @@ import netlab
 from netlab import flannel
 from netlab.packets import flannel as packets
 from netlab.flannel.store import MemoryStore
-from netlab.flannel.udp import (Config, acquire_lease, decide, decide_from_udp, decrement_ttl, lease_value,
-                                net_unreachable)
+from netlab.flannel.subnet import Config, Daemon, acquire_lease, lease_value
+from netlab.flannel.udp import decide, decide_from_udp, decrement_ttl, net_unreachable
 
 CONFIG = json.dumps(flannel.NETWORK_CONFIG)
 
@@ -79,6 +79,26 @@ def test_config_defaults_like_flannel():
     assert cands[-1] == ipaddress.IPv4Network("100.96.255.0/24") and len(cands) == 255
     with pytest.raises(flannel.FlannelError, match="bad network config"):
         Config.parse('{"Net": 1}')
+
+
+def test_skeleton_removes_then_adds_each_changed_peer_once():
+    """The daemon skeleton's diff: what a backend (UDP, VXLAN, host-gw) programs per peer lease."""
+    calls = []
+
+    class Recording(Daemon):
+        def add_peer(self, subnet, entry):
+            calls.append(("add", str(subnet), entry))
+
+        def remove_peer(self, subnet, entry):
+            calls.append(("remove", str(subnet), entry))
+    d = Recording(MemoryStore())
+    a, b = ipaddress.IPv4Network("100.96.2.0/24"), ipaddress.IPv4Network("100.96.3.0/24")
+    d.set_peers({a: "10.168.0.3", b: "10.168.0.4"})
+    d.set_peers({a: "10.168.0.3"})
+    d.set_peers({a: "10.168.0.5"})
+    assert calls == [("add", "100.96.2.0/24", "10.168.0.3"), ("add", "100.96.3.0/24", "10.168.0.4"),
+                     ("remove", "100.96.3.0/24", "10.168.0.4"),
+                     ("remove", "100.96.2.0/24", "10.168.0.3"), ("add", "100.96.2.0/24", "10.168.0.5")]
 
 
 def test_lease_value_fields():
@@ -475,7 +495,7 @@ def test_chapters_5_and_6_print_the_same_saved_figures():
 
     def printed(name):
         nb = nbformat.read(os.path.join(os.path.dirname(__file__), "..", "book", name), as_version=4)
-        cells = [c for c in nb.cells if c.cell_type == "code" and "perf.report(" in c.source]
+        cells = [c for c in nb.cells if c.cell_type == "code" and "paths_report(" in c.source]
         assert len(cells) == 1, name
         return "".join(o.get("text", "") for o in cells[0].outputs)
 
@@ -485,5 +505,5 @@ def test_chapters_5_and_6_print_the_same_saved_figures():
         row5 = [l for l in ch05.splitlines() if l.startswith(label)][0].split()
         row6 = [l for l in ch06.splitlines() if l.startswith(label)][0].split()
         assert row5[-4:-1] == row6[-3:], (row5, row6)  # Gbit/s, RTT, vs host-gw (ch05 adds vs veth)
-    assert not any(c.cell_type == "code" and "measure_all(" in c.source for c in nbformat.read(
+    assert not any(c.cell_type == "code" and "measure_paths(" in c.source for c in nbformat.read(
         os.path.join(os.path.dirname(__file__), "..", "book", "ch06_flannel_vxlan.ipynb"), as_version=4).cells)

@@ -9,22 +9,28 @@ from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
 
 import netlab
+from netlab import flannel
 from netlab.flannel import vxlan
 from netlab.flannel.store import MemoryStore
+from netlab.packets import vxlan as frames
 
 IS_ROOT = os.geteuid() == 0
 root = pytest.mark.skipif(not IS_ROOT, reason="live worlds in this file run as root")
 
 
+def _lease(public_ip, vtep_mac):
+    return flannel.lease_value(public_ip, "vxlan", {"VNI": 1, "VtepMAC": vtep_mac})
+
+
 def test_lease_value_is_flannels():
-    v = json.loads(vxlan.lease_value("10.168.0.3", 1, "5e:f8:4f:00:e3:37"))
+    v = json.loads(flannel.lease_value("10.168.0.3", "vxlan", {"VNI": 1, "VtepMAC": "5e:f8:4f:00:e3:37"}))
     assert v == {"PublicIP": "10.168.0.3", "PublicIPv6": None, "BackendType": "vxlan",
                  "BackendData": {"VNI": 1, "VtepMAC": "5e:f8:4f:00:e3:37"}}
 
 
 def test_commands_in_flannels_order():
     peer = vxlan.parse_peer("/coreos.com/network/subnets/10.1.16.0-24",
-                            vxlan.lease_value("10.168.0.3", 1, "5e:f8:4f:00:e3:37"))
+                            _lease("10.168.0.3", "5e:f8:4f:00:e3:37"))
     cmds = vxlan.add_commands(peer)
     assert cmds == ["ip neigh replace 10.1.16.0 lladdr 5e:f8:4f:00:e3:37 dev flannel.1 nud permanent",
                     "bridge fdb replace 5e:f8:4f:00:e3:37 dev flannel.1 dst 10.168.0.3 self permanent",
@@ -33,8 +39,8 @@ def test_commands_in_flannels_order():
 
 
 def test_udp_leases_and_own_lease_are_ignored():
-    leases = {"/coreos.com/network/subnets/10.1.15.0-24": vxlan.lease_value("10.168.0.2", 1, "5e:f8:4f:00:e3:36"),
-              "/coreos.com/network/subnets/10.1.16.0-24": vxlan.lease_value("10.168.0.3", 1, "5e:f8:4f:00:e3:37"),
+    leases = {"/coreos.com/network/subnets/10.1.15.0-24": _lease("10.168.0.2", "5e:f8:4f:00:e3:36"),
+              "/coreos.com/network/subnets/10.1.16.0-24": _lease("10.168.0.3", "5e:f8:4f:00:e3:37"),
               "/coreos.com/network/subnets/10.1.17.0-24": '{"PublicIP":"10.168.0.4","BackendType":"udp"}'}
     import ipaddress
     peers = vxlan.peers_from_leases(leases, ipaddress.IPv4Network("10.1.15.0/24"))
@@ -42,25 +48,27 @@ def test_udp_leases_and_own_lease_are_ignored():
 
 
 def test_config_must_be_vxlan():
-    with pytest.raises(netlab.flannel.FlannelError, match="not 'vxlan'"):
-        vxlan.parse_config('{"Network": "10.1.0.0/16", "Backend": {"Type": "udp"}}')
-    c = vxlan.parse_config(json.dumps(vxlan.NETWORK_CONFIG))
-    assert c["vni"] == 1 and c["port"] == 0 and str(c["candidates"][0]) == "10.1.1.0/24"
+    c = flannel.Config.parse(json.dumps(flannel.VXLAN_NETWORK_CONFIG))
+    assert c.backend == "vxlan" and c.vni == 1 and c.port == 0 and str(next(c.candidates())) == "10.1.1.0/24"
+    store = MemoryStore()
+    store.set(flannel.CONFIG_KEY, '{"Network": "10.1.0.0/16", "Backend": {"Type": "udp"}}')
+    with pytest.raises(flannel.FlannelError, match="not 'vxlan'"):
+        vxlan.VxlanFlanneld(store, iface="lo").start()  # refused before any device is made
 
 
 def test_acquire_preferred_then_restart():
     store = MemoryStore()
-    store.set(netlab.flannel.CONFIG_KEY, json.dumps(vxlan.NETWORK_CONFIG))
-    cfg = vxlan.parse_config(store.get(netlab.flannel.CONFIG_KEY))
-    value = vxlan.lease_value("10.168.0.3", 1, "5e:f8:4f:00:e3:37")
-    assert str(vxlan.acquire(store, cfg, "10.168.0.3", value, "10.1.16.0/24")) == "10.1.16.0/24"
-    assert str(vxlan.acquire(store, cfg, "10.168.0.3", value)) == "10.1.16.0/24"  # ours again
-    assert str(vxlan.acquire(store, cfg, "10.168.0.2", value)) == "10.1.1.0/24"
+    store.set(flannel.CONFIG_KEY, json.dumps(flannel.VXLAN_NETWORK_CONFIG))
+    cfg = flannel.Config.parse(store.get(flannel.CONFIG_KEY))
+    value = _lease("10.168.0.3", "5e:f8:4f:00:e3:37")
+    assert str(flannel.acquire_lease(store, cfg, "10.168.0.3", value, "10.1.16.0/24")) == "10.1.16.0/24"
+    assert str(flannel.acquire_lease(store, cfg, "10.168.0.3", value)) == "10.1.16.0/24"  # ours again
+    assert str(flannel.acquire_lease(store, cfg, "10.168.0.2", value)) == "10.1.1.0/24"
 
 
 def test_overhead_is_50_and_mtu_1450():
-    assert sum(s for n, s in vxlan.header_sizes() if n != "outer Ethernet") == vxlan.VXLAN_OVERHEAD == 50
-    assert "1500 - 50 = 1450" in vxlan.overhead_text(1500)
+    assert sum(s for n, s in frames.header_sizes() if n != "outer Ethernet") == frames.VXLAN_OVERHEAD == 50
+    assert "1500 - 50 = 1450" in frames.overhead(1500)
 
 
 def _inner():
@@ -72,7 +80,7 @@ def _frame(**kw):
                 dst="10.168.0.3", vtep_src_mac="5e:f8:4f:00:e3:36", vtep_dst_mac="5e:f8:4f:00:e3:37",
                 sport=40000, ip_id=1)
     args.update(kw)
-    return vxlan.build_frame(_inner(), **args)
+    return frames.build_frame(_inner(), **args)
 
 
 def test_built_frame_layout():
@@ -81,13 +89,13 @@ def test_built_frame_layout():
     assert raw[36:38] == (8472).to_bytes(2, "big")  # UDP destination port
     assert raw[42:50] == bytes([0x08, 0, 0, 0, 0, 0, 1, 0])  # VXLAN: I flag, VNI 1
     assert raw[50:56] == bytes.fromhex("5ef84f00e337")  # inner destination MAC: the neighbour entry
-    pkt = vxlan.dissect(raw)
+    pkt = frames.dissect(raw)
     assert pkt[VXLAN].vni == 1 and pkt[IP:2].ttl == 63 and pkt[Ether:2].dst == "5e:f8:4f:00:e3:37"
 
 
 def test_dissect_binds_locally_on_4789_frames_too():
     raw = bytes(Ether() / IP() / UDP(sport=1, dport=4789) / VXLAN(vni=7) / Ether() / IP())
-    assert vxlan.dissect(raw)[VXLAN].vni == 7
+    assert frames.dissect(raw)[VXLAN].vni == 7
 
 
 def test_compare_names_differences():
@@ -112,11 +120,11 @@ def world():
         pytest.skip("live worlds in this file run as root")
     with netlab.World(netlab.topologies.flannel_vxlan_nodes(), name="t_vxlan") as w:
         store = netlab.flannel.start_store(w)
-        netlab.flannel.put_config(w, store, config=vxlan.NETWORK_CONFIG)
-        vxlan.start_flanneld(w, "node1", store, subnet="10.1.15.0/24", vtep_mac=vxlan.NODE1_VTEP_MAC)
-        vxlan.start_flanneld(w, "node2", store, subnet="10.1.16.0/24", vtep_mac=vxlan.SEED_VTEP_MAC)
-        vxlan.wait_for_entries(w, "node1", ["10.1.16.0/24"])
-        vxlan.wait_for_entries(w, "node2", ["10.1.15.0/24"])
+        netlab.flannel.put_config(w, store, config=flannel.VXLAN_NETWORK_CONFIG)
+        flannel.start_flanneld(w, "node1", store, backend="vxlan", subnet="10.1.15.0/24", vtep_mac=flannel.NODE1_VTEP_MAC)
+        flannel.start_flanneld(w, "node2", store, backend="vxlan", subnet="10.1.16.0/24", vtep_mac=flannel.SEED_VTEP_MAC)
+        flannel.wait_for_entries(w, "node1", ["10.1.16.0/24"])
+        flannel.wait_for_entries(w, "node2", ["10.1.15.0/24"])
         w.store = store
         yield w
 
@@ -157,11 +165,11 @@ def test_captured_frame_equals_scapy_frame(world):
             world.capture("lan", "port2", "udp port 8472 and src host 10.168.0.2") as co:
         world.run("container-1", "ping -c 1 -W 2 10.1.16.3")
     inner, outer = ci.packets[0], co.packets[0]
-    pkt = vxlan.dissect(outer)
+    pkt = frames.dissect(outer)
     assert pkt[VXLAN].vni == 1 and pkt[UDP].dport == 8472
-    built = vxlan.build_frame(inner[IP], lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03",
-                              src="10.168.0.2", dst="10.168.0.3", vtep_src_mac=vxlan.NODE1_VTEP_MAC,
-                              vtep_dst_mac=vxlan.SEED_VTEP_MAC, sport=pkt[UDP].sport, ip_id=pkt[IP].id)
+    built = frames.build_frame(inner[IP], lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03",
+                              src="10.168.0.2", dst="10.168.0.3", vtep_src_mac=flannel.NODE1_VTEP_MAC,
+                              vtep_dst_mac=flannel.SEED_VTEP_MAC, sport=pkt[UDP].sport, ip_id=pkt[IP].id)
     a, b = bytes(outer), bytes(built)
     assert len(a) == len(b)
     differ = [i for i in range(len(a)) if a[i] != b[i]]
@@ -189,8 +197,8 @@ def test_kernel_refuses_mtu_1500(world):
 
 @pytest.mark.root
 def test_node_leaving_removes_its_entries(world):
-    vxlan.remove_lease(world, world.store, "10.1.16.0/24")
-    vxlan.wait_for_entries(world, "node1", ["10.1.16.0/24"], present=False)
+    flannel.remove_lease(world, world.store, "10.1.16.0/24")
+    flannel.wait_for_entries(world, "node1", ["10.1.16.0/24"], present=False)
     assert world.run("node1", "ip neigh show dev flannel.1").stdout.strip() == ""
     assert world.run("node1", "bridge fdb show dev flannel.1").stdout.strip() == ""
 
@@ -206,7 +214,7 @@ def test_lab_checks_fail_then_pass():
         w.run("node3", "ip link add flannel.1 type vxlan id 1 local 10.168.0.4 dev eth0 nolearning dstport 8472")
         w.run("node3", "ip link set flannel.1 mtu 1450 up")
         assert netlab.check_vtep(w, "node3", local="10.168.0.4")
-        mac = vxlan.SEED_VTEP_MAC
+        mac = flannel.SEED_VTEP_MAC
         assert not netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3")
         w.run("node3", f"bridge fdb add {mac} dev flannel.1 dst 10.168.0.2 self permanent")
         assert "not 10.168.0.3" in netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3").message
@@ -240,5 +248,5 @@ def test_frame_builder_widget():
 
 def test_tables_render():
     from netlab.flannel import vxlan_widgets
-    html = vxlan_widgets.render_tables({"node1": "$ ip neigh show dev flannel.1\n10.1.16.0 lladdr x PERMANENT"})
+    html = vxlan_widgets.tables_html({"node1": "$ ip neigh show dev flannel.1\n10.1.16.0 lladdr x PERMANENT"})
     assert "node1" in html and "PERMANENT" in html

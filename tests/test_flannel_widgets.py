@@ -58,11 +58,11 @@ def test_explorer_explains_bad_or_unusual_input(src, dst, needle):
 
 
 def test_lease_table_render():
-    html = fw.render_lease_table({"100.96.2.0/24": flannel.lease_value("10.168.0.3"),
+    html = fw.lease_table_html({"100.96.2.0/24": flannel.lease_value("10.168.0.3"),
                                   "100.96.1.0/24": "10.168.0.2"})
     assert html.index("100.96.1.0-24") < html.index("100.96.2.0-24")  # sorted by subnet
     assert "<b>2 leases</b>" in html and "10.168.0.3" in html and "100.96.2.0/16" in html
-    assert "no lease yet" in fw.render_lease_table({})
+    assert "no lease yet" in fw.lease_table_html({})
 
 
 @pytest.mark.root

@@ -21,10 +21,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from netlab.engine import recording
 from netlab.engine.sanitize import sanitize
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMITTED = ROOT / "netlab" / "recordings"
 NOTEBOOKS = sorted(p for d in ("book", "labs") for p in (ROOT / d).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts and "netlab.World(" in p.read_text())
 
@@ -65,7 +65,7 @@ def test_there_are_notebooks_with_worlds():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_replays_its_recordings(path):
-    replayed = execute(path, {"NETLAB_MODE": "replay", "NETLAB_RECORDINGS": str(COMMITTED)})
+    replayed = execute(path, {"NETLAB_MODE": "replay", recording.DIR_ENV: recording.COMMITTED})
     errors = [(c.source, o.get("evalue")) for c in replayed.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors, f"{path.name} fails in replay mode: {errors[0]}"

@@ -261,7 +261,7 @@ def test_root_snapshot_detects_a_change(root_namespace_unchanged):
 def test_closed_world_frees_its_namespaces():
     w = World(flannel_vxlan())
     info = w.info()
-    pid = w._agent.proc.pid
+    pid = w.backend.agent.proc.pid
     pins = Pins()
     try:
         pins.world(_agent_pid(pid), info["ns"])
@@ -292,7 +292,7 @@ if holder == 0:
     time.sleep(60)
     os._exit(0)
 info = w.info()
-print(json.dumps({"holder": holder, "unshare_pid": w._agent.proc.pid, "ns": info["ns"],
+print(json.dumps({"holder": holder, "unshare_pid": w.backend.agent.proc.pid, "ns": info["ns"],
                   "nodes": info["nodes"]}), flush=True)
 time.sleep(60)
 """

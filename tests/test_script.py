@@ -15,7 +15,7 @@ import pytest
 
 from netlab import End, Topology, TopologyError, World, check_link, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
 from netlab.docker.bridge import docker_node
-from netlab.engine.world import build_plan
+from netlab.engine.build import build_plan
 
 
 def tun_node():

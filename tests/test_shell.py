@@ -395,7 +395,7 @@ def test_a_dead_world_never_removes_its_successors_socket(runtime, monkeypatch):
     monkeypatch.setenv("NETLAB_MODE", "live")
     first = netlab.World(netlab.pc_pair(), name="succ")
     try:
-        first._agent.kill()  # killed under the notebook's feet: its socket is left, stale
+        first.backend.agent.kill()  # killed under the notebook's feet: its socket is left, stale
         second = netlab.World(netlab.pc_pair(), name="succ")
         try:
             assert second.shell_socket == first.shell_socket  # the stale name was taken over

@@ -3,7 +3,7 @@
 import pytest
 
 from netlab import End, Topology, TopologyError, flannel_vxlan, pc_pair, pc_pair_with_router
-from netlab.engine.world import build_plan
+from netlab.engine.build import build_plan
 
 
 def two_nodes():

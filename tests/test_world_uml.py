@@ -303,7 +303,7 @@ os.environ["NETLAB_MODE"] = "uml"
 from netlab.topologies import flannel_vxlan
 from netlab.engine.world import World
 w = World(flannel_vxlan(), build=False)
-print(json.dumps({"guard": w._agent.proc.pid, "kernel": w._agent.proc.kernel_pid}), flush=True)
+print(json.dumps({"guard": w.backend.agent.proc.pid, "kernel": w.backend.agent.proc.kernel_pid}), flush=True)
 w.build()
 print(json.dumps("built"), flush=True)
 while True:

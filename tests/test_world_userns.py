@@ -177,14 +177,13 @@ def test_userns_vxlan_flanneld_with_a_real_etcd(tmp_path):
     out = run_unprivileged(tmp_path, """
         import netlab
         from netlab import flannel
-        from netlab.flannel import vxlan
         with netlab.World(netlab.flannel_vxlan_nodes(), name="userns_vxlan") as w:
             print("MODE", w.mode)
             store = flannel.start_store(w)
-            flannel.put_config(w, store, config=vxlan.NETWORK_CONFIG)
-            vxlan.start_flanneld(w, "node1", store, subnet="10.1.15.0/24")
-            vxlan.start_flanneld(w, "node2", store, subnet="10.1.16.0/24", vtep_mac=vxlan.SEED_VTEP_MAC)
-            vxlan.wait_for_entries(w, "node1", ["10.1.16.0/24"])
+            flannel.put_config(w, store, config=flannel.VXLAN_NETWORK_CONFIG)
+            flannel.start_flanneld(w, "node1", store, backend="vxlan", subnet="10.1.15.0/24")
+            flannel.start_flanneld(w, "node2", store, backend="vxlan", subnet="10.1.16.0/24", vtep_mac=flannel.SEED_VTEP_MAC)
+            flannel.wait_for_entries(w, "node1", ["10.1.16.0/24"])
             print(w.run("node1", "ip neigh show dev flannel.1"))
             print(w.run("container-1", "ping -c 1 -W 2 10.1.16.3"))
     """)

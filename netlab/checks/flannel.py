@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import kernel
 from ..flannel.lab import NETWORK_CONFIG, leases
 from ..flannel.store import SUBNETS, subnet_key
-from ..flannel.vxlan import KERNEL_DEFAULT_PORT
+from ..packets.vxlan import KERNEL_DEFAULT_PORT
 from ..packets.flannel import bind_flannel_udp
 from .base import Check
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from .. import kernel
-from ..engine.world import build_script
+from ..engine.build import build_script
 from .base import Check
 
 

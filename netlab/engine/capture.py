@@ -12,13 +12,11 @@ stdlib-only Python.
 
 from __future__ import annotations
 
-import base64
 import io
-import signal
-import subprocess
-import time
 
 from ..inputs import quote
+from .command import seconds
+from .result import WorldInputError
 from .topology import check_ifname
 
 #: pcap-filter expressions are short; a bound keeps a message quoting one short too.
@@ -51,6 +49,7 @@ def check_filter(filter, error=ValueError):
 
 def parse_pcap(data: bytes):
     """pcap bytes -> scapy PacketList (an empty one for an empty capture)."""
+    # scapy is imported here, on first use, so the engine runs on a stdlib-only Python.
     # Register scapy's Ethernet/ARP/IP and VXLAN dissectors: without them, in a process where
     # nothing else has imported them yet, every frame would decode as Raw.
     import scapy.layers.inet  # noqa: F401
@@ -64,51 +63,22 @@ def parse_pcap(data: bytes):
 
 
 class Capture:
-    """tcpdump -U -w - running on one interface of one node until :meth:`stop`.
+    """A capture running on one interface of one node until :meth:`stop`; made by ``World.capture``.
 
-    In an unprivileged world tcpdump cannot drop its privileges (a user namespace denies
-    setgroups), so the world's agent captures with an AF_PACKET socket instead, and the filter is
-    applied afterwards by tcpdump reading that capture (``tcpdump -r - -w - FILTER``).
+    Where the packets come from is the world's backend's business (:meth:`.backend.Backend.capture_start`):
+    tcpdump in the node, the agent's AF_PACKET socket in an unprivileged world, or a recording.
     """
 
-    def __init__(self, world, node: str, iface: str, filter: str | None = None, timeout: float = 5):
-        from .world import WorldInputError, _seconds
-        world._node_arg(node)
+    def __init__(self, world, name: str, node: str, iface: str, filter: str | None = None, timeout: float = 5):
+        """Start capture NAME on NODE's IFACE of WORLD (NODE already checked by the world)."""
         check_ifname(iface, f"capture on {node}: interface", WorldInputError)
         filter = check_filter(filter, WorldInputError)
-        timeout = _seconds(timeout, "timeout")
-        self.world, self.node, self.iface, self.filter = world, node, iface, filter
+        timeout = seconds(timeout, "timeout")
+        self.world, self.name, self.node, self.iface, self.filter = world, name, node, iface, filter
         self._packets = None
         self.pcap = b""
         self._stopped = False
-        self.name = f"capture-{next(world._caps)}"
-        if world._replayer is not None:
-            self._replayed = world._replayer.capture(node, iface, filter)
-            return
-        world._check_node(node)
-        agent = world._live()
-        self._sniff = world.mode == "userns"
-        self._ops = ("sniff_peek", "sniff_stop") if self._sniff else ("peek", "stop")
-        if self._sniff:
-            res = agent.request("sniff_start", name=self.name, node=node, iface=iface)
-            if res["rc"] != 0:
-                raise CaptureError(f"could not capture on {node}:{iface}: {res['stderr']}")
-            return
-        argv = ["ip", "netns", "exec", node, "tcpdump", "-i", iface, "-n", "-U", "-w", "-",
-                "--immediate-mode", "-Z", "root"] + (["--", filter] if filter else [])
-        res = agent.request("start", name=self.name, argv=argv)
-        if res["rc"] != 0:
-            raise CaptureError(f"could not start tcpdump on {node}:{iface}: {res['stderr']}")
-        deadline = time.monotonic() + timeout
-        while True:  # wait until tcpdump's socket is attached
-            peek = agent.request("peek", name=self.name)
-            if "listening on" in peek["stderr"]:
-                break
-            if not peek["running"] or time.monotonic() > deadline:
-                agent.request("stop", name=self.name, timeout=1)
-                raise CaptureError(f"tcpdump on {node}:{iface} did not start: "
-                                   f"{peek['stderr'].strip() or 'no message within %s s' % timeout}")
-            time.sleep(0.005)
+        world.backend.capture_start(name, node, iface, filter, timeout)
 
     def __enter__(self) -> "Capture":
         return self
@@ -124,7 +94,7 @@ class Capture:
         return self._packets
 
     def stop(self, settle: float = 0.03):
-        """Stop tcpdump once its output stops growing; return the packets as a scapy PacketList."""
+        """Stop the capture once its output stops growing; return the packets as a scapy PacketList."""
         self._finish(settle)
         return self.packets
 
@@ -132,30 +102,4 @@ class Capture:
         if self._stopped:
             return
         self._stopped = True
-        if self.world._replayer is not None:
-            self.pcap = self._replayed
-        else:
-            agent = self.world._live()
-            last, deadline = -1, time.monotonic() + 2
-            while time.monotonic() < deadline:  # let packets still in flight reach the file
-                size = agent.request(self._ops[0], name=self.name)["size"]
-                if size == last:
-                    break
-                last = size
-                time.sleep(settle)
-            res = agent.request(self._ops[1], name=self.name, signal=int(signal.SIGINT), binary=True)
-            self.pcap = base64.b64decode(res.get("stdout_b64", ""))
-            if self._sniff and self.filter:
-                self.pcap = self._filtered(self.pcap)
-            if res["rc"] not in (0, -signal.SIGINT):
-                raise CaptureError(f"tcpdump on {self.node}:{self.iface} failed: {res['stderr'].strip()}")
-            self.world.transcript.append({"kind": "capture", "node": self.node, "iface": self.iface,
-                                          "filter": self.filter, "pcap_b64": base64.b64encode(self.pcap).decode()})
-
-    def _filtered(self, pcap: bytes) -> bytes:
-        """Apply the capture filter to a finished capture, with tcpdump reading it (no privileges)."""
-        p = subprocess.run(["tcpdump", "-r", "-", "-w", "-", "--", self.filter], input=pcap, capture_output=True)
-        if p.returncode != 0:
-            raise CaptureError(f"filter {self.filter!r} on {self.node}:{self.iface}: "
-                               f"{p.stderr.decode(errors='replace').strip()}")
-        return p.stdout
+        self.pcap = self.world.backend.capture_stop(self.name, settle)

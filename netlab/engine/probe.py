@@ -24,6 +24,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from . import uml
+
 UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
            "--propagation", "private"]
 USERNS = ["--user", "--map-root-user"]
@@ -98,7 +100,6 @@ def _probe_live(euid: int) -> Probe:
 @functools.lru_cache(maxsize=None)
 def _probe_uml(why_not_namespaces: str) -> Probe:
     """Namespaces are out (the reason is given): can a User-mode Linux kernel run here instead?"""
-    from . import uml
     why_not = uml.check()
     if why_not is None:
         return Probe("uml", f"{why_not_namespaces}; each world boots its own User-mode Linux kernel"

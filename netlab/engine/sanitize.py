@@ -2,8 +2,9 @@
 
 Only round-trip times printed by ping and traceroute, tcpdump's timestamps,
 and (when asked) ports the kernel chose. Everything else must match exactly.
-The same patterns are in ``tests/nbval_sanitize.cfg`` for nbval; a test keeps
-the two in step.
+nbval reads the same patterns from ``tests/nbval_sanitize.cfg``, which is generated from
+:data:`PATTERNS` (``scripts/write_nbval_sanitize.py``);
+``tests/test_replay.py`` fails if the committed file is not what :func:`nbval_config` makes.
 """
 
 import re
@@ -34,9 +35,11 @@ def sanitize(text: str, ephemeral_ports: bool = False) -> str:
 
 
 def nbval_config() -> str:
-    """The same patterns in nbval's sanitize-file format (``tests/nbval_sanitize.cfg``)."""
-    out = []
+    """The same patterns in nbval's sanitize-file format: the whole of ``tests/nbval_sanitize.cfg``."""
+    out = ["# Generated from PATTERNS in netlab/engine/sanitize.py by scripts/write_nbval_sanitize.py;"
+           " do not edit.\n# tests/test_replay.py fails if this file is not what it generates."]
     for name, pattern, repl in PATTERNS:
         # nbval uses re.sub too; it reads Python replacement syntax (\1 groups).
         out.append(f"[{name}]\nregex: {pattern}\nreplace: {repl}\n")
     return "\n".join(out)
+

@@ -96,10 +96,11 @@ def _state(path: str) -> str:
 
 
 # ------------------------------------------------------- the world's side
-def serve(world) -> tuple[str | None, str]:
-    """Make a live world listen for shells; (socket path, "") or (None, why not). Never raises:
-    a world without a shell is still a world."""
-    if world.mode == "uml":
+def serve(name: str, mode: str, agent) -> tuple[str | None, str]:
+    """Make live world NAME (its backend's MODE, its :class:`~.connection.AgentConnection` AGENT) listen
+    for shells; (socket path, "") or (None, why not). Never raises: a world without a shell is still
+    a world."""
+    if mode == "uml":
         # The agent runs inside a User-mode Linux kernel: a socket it made would exist only in that
         # kernel's own file system, out of a terminal's reach on this machine.
         return None, ("its nodes live in a User-mode Linux kernel, which no terminal of this machine can"
@@ -108,7 +109,7 @@ def serve(world) -> tuple[str | None, str]:
         folder = private_dir(create=True)
     except (ShellError, OSError) as e:
         return None, str(e)
-    base = socket_name(world.name)
+    base = socket_name(name)
     for i in range(1, 100):
         path = os.path.join(folder, f"{base}{'' if i == 1 else f'-{i}'}{SUFFIX}")
         if os.path.lexists(path):
@@ -116,12 +117,12 @@ def serve(world) -> tuple[str | None, str]:
             if _state(path) == "live":
                 continue  # another world of the same name (another notebook): take the next name
             unserve(path, seen)  # stale: its world was killed before it could remove it
-        res = world._live().request("shell_listen", path=path)
+        res = agent.request("shell_listen", path=path)
         if res["rc"] == 0:
             return path, ""
         if res.get("errno") != errno.EADDRINUSE:
             return None, res["stderr"]
-    return None, f"more than 99 worlds named {world.name!r} are running"
+    return None, f"more than 99 worlds named {name!r} are running"
 
 
 def unserve(path: str | None, seen: tuple | None) -> None:

@@ -26,6 +26,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 
 from ..inputs import NAME_RULE, check_name, quote, whole_number
+from .build import build_script
 
 IFNAMSIZ = 15  # the kernel's limit on interface names in bytes, without the NUL
 # Patterns are used with fullmatch: `$` also matches before a trailing newline.
@@ -481,9 +482,8 @@ class Topology:
         set ... master ...``, addresses, routes, neighbour and FDB entries, ``sysctl -w`` and
         ``iptables`` lines: runnable as they are (``sh -e``) in an empty network namespace, the
         world's top namespace. Rendered from the same build plan the world batches
-        (:func:`netlab.engine.world.build_plan`), so it cannot drift from what the engine does.
+        (:func:`netlab.engine.build.build_plan`), so it cannot drift from what the engine does.
         """
-        from .world import build_script
         return build_script(self)
 
     def __repr__(self) -> str:

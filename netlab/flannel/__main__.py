@@ -14,34 +14,38 @@ import sys
 import time
 
 from .store import EtcdV2Client, StoreError, serve
-from .udp import FlannelError, Flanneld
+from ..packets.vxlan import VXLAN_OVERHEAD
+from .subnet import FlannelError
+from .udp import ENCAP_OVERHEAD, Flanneld
+from .vxlan import VxlanFlanneld
 
 
-def main(argv=None) -> int:
+def _daemon_parser(sub, backend: str, help: str, device: str, overhead: int):
+    """A daemon's subcommand with the options every backend takes."""
+    d = sub.add_parser(backend, help=help)
+    d.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
+    d.add_argument("--iface", default="eth0", help="the node's external interface")
+    d.add_argument("--public-ip", help="the address other nodes send to (default: IFACE's)")
+    d.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
+    d.add_argument("--mtu", type=int, help=f"{device}'s MTU (default: IFACE's MTU - {overhead})")
+    d.add_argument("--log", help="also append the log to this file")
+    return d
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m netlab.flannel", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    u = sub.add_parser("udp", help="run flanneld with the UDP backend")
-    u.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
-    u.add_argument("--iface", default="eth0", help="the node's external interface")
-    u.add_argument("--public-ip", help="the address other nodes send to (default: IFACE's)")
-    u.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
-    u.add_argument("--mtu", type=int, help="flannel0's MTU (default: IFACE's MTU - 28)")
-    u.add_argument("--log", help="also append the log to this file")
+    u = _daemon_parser(sub, "udp", "run flanneld with the UDP backend", "flannel0", ENCAP_OVERHEAD)
     u.add_argument("--tun-standin", choices=["auto", "veth", "no"], default="auto",
                    help="flannel0 as a veth pair read through AF_PACKET: when /dev/net/tun cannot be opened"
                         " (auto), always (veth) or never (no)")
     u.add_argument("--tun-prefix32", action="store_true",
                    help="give flannel0 a /32 address, as flannel does since v0.11 (the route is then flanneld's only)")
-    x = sub.add_parser("vxlan", help="run flanneld with the VXLAN backend (it only programs the kernel)")
-    x.add_argument("--etcd", default="http://127.0.0.1:2379", help="the store's client URL")
-    x.add_argument("--iface", default="eth0", help="the node's external interface")
-    x.add_argument("--public-ip", help="the address other nodes send to (default: IFACE's)")
-    x.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
+    x = _daemon_parser(sub, "vxlan", "run flanneld with the VXLAN backend (it only programs the kernel)",
+                       "flannel.1", VXLAN_OVERHEAD)
     x.add_argument("--vtep-mac", help="flannel.1's MAC (default: the kernel's random one)")
     x.add_argument("--vni", type=int, help="override the config's VNI (to show a mismatch)")
-    x.add_argument("--mtu", type=int, help="flannel.1's MTU (default: IFACE's MTU - 50)")
-    x.add_argument("--log", help="also append the log to this file")
     s = sub.add_parser("store", help="serve the embedded store (etcd's v2 keys API subset)")
     s.add_argument("--listen", default="0.0.0.0")
     s.add_argument("--port", type=int, default=2379)
@@ -54,56 +58,64 @@ def main(argv=None) -> int:
     w.add_argument("--etcd", default="http://127.0.0.1:2379")
     w.add_argument("--key")
     w.add_argument("--timeout", type=float, default=10)
-    args = p.parse_args(argv)
+    return p
 
-    if args.cmd == "store":
-        serve(args.listen, args.port)
-        return 0
-    if args.cmd == "wait":
-        client, deadline = EtcdV2Client(args.etcd, timeout=1), time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            try:
-                if args.key is None and client.health() or args.key and client.get(args.key) is not None:
-                    return 0
-            except StoreError:
-                pass
-            time.sleep(0.05)
-        print(f"the store at {args.etcd} did not answer{' with ' + args.key if args.key else ''}"
-              f" within {args.timeout:g} s", file=sys.stderr)
-        return 1
-    if args.cmd == "etcdctl":
-        client = EtcdV2Client(args.endpoints)
+
+def wait(args) -> int:
+    client, deadline = EtcdV2Client(args.etcd, timeout=1), time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
         try:
-            if args.verb == "ls":
-                print("\n".join(client.ls(args.key)))
-            elif args.verb == "get":
-                value = client.get(args.key)
-                if value is None:
-                    print(f"Error:  100: Key not found ({args.key})", file=sys.stderr)
-                    return 4
-                print(value)
-            else:
-                client.set(args.key, args.value or "")
-                print(args.value)
-        except StoreError as err:
-            print(f"Error: {err}", file=sys.stderr)
-            return 4
-        return 0
+            if args.key is None and client.health() or args.key and client.get(args.key) is not None:
+                return 0
+        except StoreError:
+            pass
+        time.sleep(0.05)
+    print(f"the store at {args.etcd} did not answer{' with ' + args.key if args.key else ''}"
+          f" within {args.timeout:g} s", file=sys.stderr)
+    return 1
+
+
+def etcdctl(args) -> int:
+    client = EtcdV2Client(args.endpoints)
+    try:
+        if args.verb == "ls":
+            print("\n".join(client.ls(args.key)))
+        elif args.verb == "get":
+            value = client.get(args.key)
+            if value is None:
+                print(f"Error:  100: Key not found ({args.key})", file=sys.stderr)
+                return 4
+            print(value)
+        else:
+            client.set(args.key, args.value or "")
+            print(args.value)
+    except StoreError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 4
+    return 0
+
+
+def flanneld(args) -> int:
+    common = dict(iface=args.iface, public_ip=args.public_ip, subnet=args.subnet, mtu=args.mtu, log_path=args.log)
     if args.cmd == "vxlan":
-        from .vxlan import VxlanFlanneld
-        daemon = VxlanFlanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
-                               subnet=args.subnet, vtep_mac=args.vtep_mac, vni=args.vni, mtu=args.mtu,
-                               log_path=args.log)
+        daemon = VxlanFlanneld(EtcdV2Client(args.etcd), vtep_mac=args.vtep_mac, vni=args.vni, **common)
     else:
-        daemon = Flanneld(EtcdV2Client(args.etcd), iface=args.iface, public_ip=args.public_ip,
-                          subnet=args.subnet, mtu=args.mtu, log_path=args.log, tun_standin=args.tun_standin,
-                          tun_prefix32=args.tun_prefix32)
+        daemon = Flanneld(EtcdV2Client(args.etcd), tun_standin=args.tun_standin, tun_prefix32=args.tun_prefix32,
+                          **common)
     try:
         daemon.run()
     except (FlannelError, StoreError, OSError) as err:
         daemon.log(f"error: {err}")
         return 1
     return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.cmd == "store":
+        serve(args.listen, args.port)
+        return 0
+    return {"wait": wait, "etcdctl": etcdctl}.get(args.cmd, flanneld)(args)
 
 
 if __name__ == "__main__":

@@ -9,21 +9,29 @@
         flannel.start_flanneld(w, "node2", store)
         flannel.etcdctl(w, "node1", store, "ls", "--sort", "/coreos.com/network/subnets")
 
+Chapter 6 runs the VXLAN backend the same way: ``put_config(w, store, config=VXLAN_NETWORK_CONFIG)``,
+``start_flanneld(w, "node1", store, backend="vxlan")``, then :func:`wait_for_entries`.
+
 Every process runs inside the world's namespaces as ``python3 -m netlab.flannel`` (the notebook's
 own interpreter: it leads the world's PATH) and dies with the world.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 
-from .store import CONFIG_KEY
+from .store import CONFIG_KEY, SUBNETS, key_subnet, subnet_key
 
 NETWORK_CONFIG = {"Network": "100.96.0.0/16", "SubnetLen": 24, "Backend": {"Type": "udp", "Port": 8285}}
+VXLAN_NETWORK_CONFIG = {"Network": "10.1.0.0/16", "SubnetLen": 24, "Backend": {"Type": "vxlan", "VNI": 1}}
+#: The seed's Node 2 VTEP MAC; Node 1's is fixed next to it so that every page shows the same bytes.
+SEED_VTEP_MAC = "5e:f8:4f:00:e3:37"
+NODE1_VTEP_MAC = "5e:f8:4f:00:e3:36"
 
 
 @dataclass(frozen=True)
@@ -35,14 +43,14 @@ class StoreInfo:
     url: str
     version: str
 
-    def __str__(self) -> str:
+    def text(self) -> str:
         if self.kind == "etcd":
             return (f"etcd {self.version} in node {self.node}, client URL {self.url}, serving the v2 keys API"
                     f" (--enable-v2) that flannel's etcd registry and the seed's etcdctl ls/get use")
         return (f"etcd is not installed here: netlab's embedded store in node {self.node}, client URL {self.url},"
                 f" serving the same v2 keys API subset (keys, values, prevExist, TTL, long-poll watches)")
 
-    __repr__ = __str__
+    __str__ = __repr__ = text  # the notebook shows it as the cell's value: repr, not an object address
 
 
 def etcd_version() -> str | None:
@@ -124,25 +132,22 @@ def wait_for_log(world, node: str, text: str, timeout: float = 10, after: int = 
 
 
 def start_flanneld(world, node: str, store: StoreInfo, iface: str = "eth0", subnet: str | None = None,
-                   mtu: int | None = None, wait: bool = True, tun_standin: str | None = None,
-                   tun_prefix32: bool = False) -> str:
-    """Start ``python3 -m netlab.flannel udp`` in NODE; wait until flannel0 is up. Returns its name.
+                   mtu: int | None = None, wait: bool = True, backend: str = "udp", **options) -> str:
+    """Start ``python3 -m netlab.flannel BACKEND`` in NODE; wait until its device is up. Returns its name.
 
-    TUN_STANDIN "veth" forces the veth stand-in for flannel0, "no" forbids it; by default the daemon
-    uses TUN and falls back to the stand-in only where /dev/net/tun cannot be opened. TUN_PREFIX32
-    gives flannel0 a /32 address, as flannel does since v0.11 (default: the overlay's prefix, as the seed).
+    OPTIONS are the backend's own flags. UDP: ``tun_standin`` "veth" forces the veth stand-in for
+    flannel0, "no" forbids it (by default the daemon uses TUN and falls back to the stand-in only
+    where /dev/net/tun cannot be opened); ``tun_prefix32=True`` gives flannel0 a /32 address, as
+    flannel does since v0.11 (default: the overlay's prefix, as the seed). VXLAN: ``vtep_mac``
+    (flannel.1's MAC) and ``vni`` (overriding the config's).
     """
     world.run(node, ["mkdir", "-p", "/run/flannel"])
     offset = len(world.run(node, ["sh", "-c", f"cat {log_path(node)} 2>/dev/null || true"]).stdout)
-    args = ["udp", "--etcd", store.url, "--iface", iface, "--log", log_path(node)]
-    if subnet:
-        args += ["--subnet", subnet]
-    if mtu:
-        args += ["--mtu", str(mtu)]
-    if tun_standin:
-        args += ["--tun-standin", tun_standin]
-    if tun_prefix32:
-        args += ["--tun-prefix32"]
+    args = [backend, "--etcd", store.url, "--iface", iface, "--log", log_path(node)]
+    for opt, val in (("subnet", subnet), ("mtu", mtu), *options.items()):
+        if val is None or val is False or val == "":
+            continue
+        args += [f"--{opt.replace('_', '-')}"] + ([] if val is True else [str(val)])
     name = world.start(node, _py(*args), name=f"flanneld-{node}")
     if wait:
         wait_for_log(world, node, "flanneld: ready:", after=offset)
@@ -194,10 +199,54 @@ def counters_delta(before: dict, after: dict) -> str:
     return "\n".join(f"{k:15} +{after[k] - before[k]}" for k in after if after[k] != before[k])
 
 
+def wait_for_entries(world, node: str, subnets, present: bool = True, timeout: float = 10,
+                     dev: str = "flannel.1") -> None:
+    """Wait until NODE's routes to every one of SUBNETS on DEV exist (or, present=False, are gone)."""
+    want = {str(ipaddress.IPv4Network(s)) for s in subnets}
+    deadline = time.monotonic() + timeout
+    while True:
+        out = world.run(node, ["ip", "-j", "route", "show", "dev", dev], check=False).stdout or "[]"
+        have = {r["dst"] for r in json.loads(out)}
+        if (want <= have) if present else not (want & have):
+            return
+        if time.monotonic() > deadline:
+            log = world.run(node, ["sh", "-c", f"cat {log_path(node)} 2>/dev/null || true"]).stdout
+            raise RuntimeError(f"{node}: routes {sorted(want)} on {dev} did not {'appear' if present else 'go'}"
+                               f" within {timeout:g} s; flanneld's log:\n{log or '(empty)'}")
+        time.sleep(0.05)
+
+
+def remove_lease(world, store: StoreInfo, subnet: str, node: str = "lan"):
+    """Delete a node's lease from the store, as when it leaves: ``etcdctl rm KEY`` (v2)."""
+    key = subnet_key(ipaddress.IPv4Network(subnet))
+    if store.kind == "etcd":
+        return world.run(node, ["env", "ETCDCTL_API=2", "etcdctl", "--endpoints", store.url, "rm", key])
+    code = f"from netlab.flannel.store import EtcdV2Client; EtcdV2Client({store.url!r}).delete({key!r})"
+    return world.run(node, ["python3", "-c", code])
+
+
+def vtep_tables(world, node: str, dev: str = "flannel.1") -> str:
+    """NODE's three tables for DEV, as the commands print them: neighbours, FDB, routes."""
+    parts = []
+    for cmd in (f"ip neigh show dev {dev}", f"bridge fdb show dev {dev}", f"ip route show dev {dev}"):
+        out = world.run(node, cmd, check=False)
+        parts.append(f"$ {cmd}\n{out.stdout.rstrip() or '(none)'}")
+    return "\n".join(parts)
+
+
+def tx_dropped(world, node: str, dev: str = "flannel.1") -> int:
+    """DEV's transmit-drop counter in NODE (``ip -j -s link``): where a VTEP counts frames it cannot send."""
+    return json.loads(world.run(node, ["ip", "-j", "-s", "link", "show", dev]).stdout)[0]["stats64"]["tx"]["dropped"]
+
+
+def rx_dropped(world, node: str, dev: str) -> int:
+    """DEV's receive-drop counter in NODE (a veth drops frames larger than its MTU here)."""
+    return json.loads(world.run(node, ["ip", "-j", "-s", "link", "show", dev]).stdout)[0]["stats64"]["rx"]["dropped"]
+
+
 # ------------------------------------------------------------------ reading the store, and the lab's checks
 def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
     """{subnet: lease value as a dict} read with etcdctl's ``ls`` and ``get`` in NODE, sorted by subnet."""
-    from .store import SUBNETS, key_subnet
     listing = etcdctl(world, node, store, "ls", "--sort", SUBNETS, check=False)
     out = {}
     for key in listing.stdout.split():

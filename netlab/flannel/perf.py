@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from ..topologies import flannel_udp, flannel_vxlan
 from ..engine.topology import End, Topology
 from ..engine.probe import probe
-from ..engine.replay import ReplayError, recordings_dir
+from ..engine.recording import recordings_dir
+from ..engine.result import ReplayError
 from ..engine.world import World
 from .lab import put_config, start_flanneld, start_store, wait_for_peers
 

@@ -23,7 +23,6 @@ Three stores, one client API (``get``, ``set``, ``create``, ``ls``, ``items``, `
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import threading
@@ -74,37 +73,6 @@ def key_subnet(key: str) -> str:
 
 
 # --------------------------------------------------------------------- client
-def follow_leases(daemon, table_from, apply) -> None:
-    """Keep a daemon's table of the other nodes' leases current, until ``daemon.stopping``.
-
-    Shared by both backends. Long-polls the store's subnets from ``daemon.index``, and lists them all
-    again when etcd answers that the index is too old (401). ``table_from({key: value})`` builds the
-    backend's entries ``{subnet: entry}`` (leaving out the daemon's own lease and unusable values);
-    ``apply(table)`` installs a new table; ``daemon.table`` is the one in force.
-    """
-    while not daemon.stopping:
-        try:
-            events = daemon.store.watch(SUBNETS, daemon.index, timeout=5)
-        except StoreError as e:
-            if e.code == 401:
-                leases, daemon.index = daemon.store.items(SUBNETS)
-                apply(table_from(leases))
-            elif not daemon.stopping:
-                daemon.log(f"watch failed ({e}); retrying")
-                time.sleep(1)
-            continue
-        for ev in events:
-            daemon.index = max(daemon.index, ev.index)
-            subnet = ipaddress.IPv4Network(key_subnet(ev.key))
-            if subnet == daemon.lease:
-                continue
-            table = dict(daemon.table)
-            table.pop(subnet, None)
-            if ev.action not in ("delete", "expire"):
-                table.update(table_from({ev.key: ev.value}))
-            apply(table)
-
-
 class EtcdV2Client:
     """A client for etcd's v2 keys API (``/v2/keys``), stdlib urllib only."""
 

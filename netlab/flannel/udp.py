@@ -32,6 +32,9 @@ user namespace's). Then the daemon uses a stand-in (``--tun-standin veth``, or a
 pair whose end ``flannel0`` carries the address and the route, like the TUN device, and whose
 other end ``flannel0-raw`` the daemon reads and writes through an AF_PACKET socket, taking off and
 putting on the 14-byte Ethernet header. The kernel's side of the lesson is the same.
+
+Steps 1, 2 and 4 (config, lease, watching the other leases) and the daemon's life are the shared
+skeleton's (:mod:`.subnet`); this module is what the UDP backend adds: flannel0 and the loop.
 """
 
 from __future__ import annotations
@@ -40,120 +43,27 @@ import array
 import errno
 import fcntl
 import ipaddress
-import json
 import os
 import select
 import signal
 import socket
 import struct
 import subprocess
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .store import CONFIG_KEY, SUBNETS, follow_leases, key_subnet, subnet_key
+from .subnet import Daemon, FlannelError
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 DEFAULT_PORT = 8285
 ENCAP_OVERHEAD = 28  # outer IPv4 header (20) + UDP header (8)
-LEASE_TTL = 24 * 3600  # flannel's lease lifetime (Documentation/reservations.md)
 SOCKET_BUFFER = 4 * 1024 * 1024  # bytes asked for SO_RCVBUF/SO_SNDBUF (the kernel's default is 208 KiB)
 TXQUEUELEN = 5000  # packets flannel0 may queue for the daemon (a TUN device's default is 500)
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4  # sll_pkttype of a frame the socket itself sent
 SIOCETHTOOL, ETHTOOL_STXCSUM = 0x8946, 0x17  # <linux/sockios.h>, <linux/ethtool.h>
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33  # <asm-generic/socket.h>; Python's socket module lacks them
-
-
-class FlannelError(RuntimeError):
-    """The daemon cannot start: no config, no free subnet, no TUN; the message says which."""
-
-
-# ------------------------------------------------------------------- config and leases
-@dataclass(frozen=True)
-class Config:
-    """flannel's network config (``/coreos.com/network/config``), with its defaults filled in."""
-
-    network: ipaddress.IPv4Network
-    subnet_len: int = 24
-    subnet_min: ipaddress.IPv4Network | None = None
-    subnet_max: ipaddress.IPv4Network | None = None
-    backend: str = "udp"
-    port: int = DEFAULT_PORT
-
-    @classmethod
-    def parse(cls, text: str) -> "Config":
-        try:
-            raw = json.loads(text)
-            network = ipaddress.IPv4Network(raw["Network"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise FlannelError(f"bad network config {text!r}: {e}") from None
-        n = int(raw.get("SubnetLen", 24))
-        backend = raw.get("Backend") or {}
-        subnets = list(network.subnets(new_prefix=n)) if n > network.prefixlen else [network]
-        # flannel's defaults: SubnetMin is the second subnet (the first is left out), SubnetMax the last.
-        lo = ipaddress.IPv4Network(f"{raw['SubnetMin']}/{n}") if raw.get("SubnetMin") else subnets[min(1, len(subnets) - 1)]
-        hi = ipaddress.IPv4Network(f"{raw['SubnetMax']}/{n}") if raw.get("SubnetMax") else subnets[-1]
-        return cls(network, n, lo, hi, backend.get("Type", "udp"), int(backend.get("Port", DEFAULT_PORT)))
-
-    def candidates(self):
-        """The leasable subnets, lowest first."""
-        for s in self.network.subnets(new_prefix=self.subnet_len):
-            if self.subnet_min.network_address <= s.network_address <= self.subnet_max.network_address:
-                yield s
-
-
-def lease_value(public_ip: str, backend: str = "udp") -> str:
-    """The JSON a lease holds, field for field as flannel writes it (the UDP backend has no BackendData)."""
-    return json.dumps({"PublicIP": public_ip, "PublicIPv6": None, "BackendType": backend, "BackendData": None},
-                      separators=(",", ":"))
-
-
-def acquire_lease(store, config: Config, public_ip: str, preferred: str | None = None,
-                  log=lambda msg: None) -> ipaddress.IPv4Network:
-    """Lease a subnet for PUBLIC_IP: reuse ours if the store has it, else take a free one atomically."""
-    for _ in range(100):
-        leases, _ = store.items(SUBNETS)
-        for key, value in leases.items():
-            try:
-                if json.loads(value).get("PublicIP") == public_ip:
-                    subnet = ipaddress.IPv4Network(key_subnet(key))
-                    store.set(key, lease_value(public_ip, config.backend), ttl=LEASE_TTL)
-                    log(f"found our lease {subnet} in the store (a restart): reusing it")
-                    return subnet
-            except ValueError:
-                continue
-        taken = {ipaddress.IPv4Network(key_subnet(k)) for k in leases}
-        wanted = []
-        if preferred:
-            wanted.append(ipaddress.IPv4Network(preferred))
-        wanted += [s for s in config.candidates() if s not in taken]
-        for subnet in wanted:
-            if subnet in taken or not subnet.subnet_of(config.network):
-                continue
-            if store.create(subnet_key(subnet), lease_value(public_ip, config.backend), ttl=LEASE_TTL):
-                log(f"leased {subnet} for {public_ip}: created {subnet_key(subnet)}")
-                return subnet
-            log(f"{subnet} was taken by another node just now; trying again")
-            break  # someone else won the race: list again
-        else:
-            raise FlannelError(f"no free subnet left in {config.network} (SubnetLen {config.subnet_len})")
-    raise FlannelError("could not lease a subnet after 100 attempts")
-
-
-def routes_from_leases(leases: dict[str, str], own: ipaddress.IPv4Network | None) -> dict:
-    """{subnet: PublicIP} for every lease but our own."""
-    table = {}
-    for key, value in leases.items():
-        try:
-            subnet = ipaddress.IPv4Network(key_subnet(key))
-            ip = json.loads(value)["PublicIP"]
-        except (ValueError, KeyError, TypeError):
-            continue
-        if subnet != own:
-            table[subnet] = ip
-    return table
 
 
 # ------------------------------------------------------------------- packets
@@ -229,8 +139,11 @@ class Counters:
     ttl_expired: int = 0
     dropped_not_up: int = 0
 
-    def line(self) -> str:
+    def text(self) -> str:
+        """``tun_reads=3 udp_sends=3 ...``: the form ``kill -USR1`` logs and :func:`.lab.counters` parses."""
         return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+
+    __str__ = text
 
 
 @dataclass
@@ -428,68 +341,42 @@ def set_buffers(sock: socket.socket, size: int = SOCKET_BUFFER) -> tuple[int, in
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
 
 
-def iface_info(iface: str) -> tuple[str, int]:
-    """(first IPv4 address, MTU) of IFACE, from ``ip -j addr show``."""
-    out = subprocess.run(["ip", "-j", "addr", "show", "dev", iface], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise FlannelError(f"no interface {iface!r}: {out.stderr.strip()}")
-    data = json.loads(out.stdout)[0]
-    addrs = [a["local"] for a in data.get("addr_info", []) if a.get("family") == "inet"]
-    if not addrs:
-        raise FlannelError(f"interface {iface} has no IPv4 address")
-    return addrs[0], int(data["mtu"])
+class Flanneld(Daemon):
+    """flanneld's UDP backend for one node: flannel0, a UDP socket, and the loop between them."""
 
-
-@dataclass
-class Flanneld:
-    """flanneld's UDP backend for one node. ``run()`` blocks until SIGTERM/SIGINT."""
-
-    store: object
-    iface: str = "eth0"
-    public_ip: str | None = None
-    subnet: str | None = None
-    tun_name: str = "flannel0"
-    mtu: int | None = None
-    log_path: str | None = None
-    tun_standin: str = "auto"  # "auto": TUN, else the veth stand-in; "veth": the stand-in; "no": TUN only
-    tun_prefix32: bool = False  # flannel >= v0.11: flannel0 gets a /32, so only our RouteAdd makes the route
-    routes: dict = field(default_factory=dict)
-    counters: Counters = field(default_factory=Counters)
-
+    BACKEND = "udp"
+    DEFAULT_PORT = DEFAULT_PORT
+    OVERHEAD = ENCAP_OVERHEAD
     BATCH = 64  # packets handled from one side before looking at the other again
 
-    def log(self, msg: str) -> None:
-        line = f"flanneld: {msg}\n"
-        os.write(2, line.encode())
-        if self.log_path:
-            with open(self.log_path, "a") as f:
-                f.write(line)
+    def __init__(self, store, iface: str = "eth0", public_ip: str | None = None, subnet: str | None = None,
+                 tun_name: str = "flannel0", mtu: int | None = None, log_path: str | None = None,
+                 tun_standin: str = "auto", tun_prefix32: bool = False):
+        super().__init__(store, iface, public_ip, subnet, mtu, log_path)
+        self.tun_name = tun_name
+        self.tun_standin = tun_standin  # "auto": TUN, else the veth stand-in; "veth": the stand-in; "no": TUN only
+        self.tun_prefix32 = tun_prefix32  # flannel >= v0.11: flannel0 gets a /32, so only our RouteAdd makes the route
+        self.counters = Counters()
+
+    @property
+    def routes(self) -> dict:
+        """{subnet: PublicIP}: where the loop sends a packet for each other node's subnet."""
+        return self.peers
 
     # -- start up
-    def start(self) -> None:
-        ext_ip, ext_mtu = iface_info(self.iface)
-        self.public_ip = self.public_ip or ext_ip
-        self.log(f"using interface {self.iface} with address {self.public_ip} (MTU {ext_mtu})")
-        text = self.store.get(CONFIG_KEY)
-        if text is None:
-            raise FlannelError(f"no network config at {CONFIG_KEY}: write it first (etcdctl set {CONFIG_KEY} ...)")
-        self.config = Config.parse(text)
-        self.log(f"network config: {self.config.network}, /{self.config.subnet_len} per node,"
-                 f" backend {self.config.backend} on UDP {self.config.port}")
-        self.lease = acquire_lease(self.store, self.config, self.public_ip, self.subnet, self.log)
+    def config_text(self) -> str:
+        return f"backend {self.config.backend} on UDP {self.port}"
+
+    def configure(self) -> None:
         self.tun_address = str(self.lease.network_address)
-        self.mtu = self.mtu or ext_mtu - ENCAP_OVERHEAD
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         rcv, snd = set_buffers(self.sock)
-        self.sock.bind((self.public_ip, self.config.port))
+        self.sock.bind((self.public_ip, self.port))
         self.sock.setblocking(False)
-        self.log(f"listening on UDP {self.public_ip}:{self.config.port} (socket buffers {rcv} bytes in, {snd} out)")
+        self.log(f"listening on UDP {self.public_ip}:{self.port} (socket buffers {rcv} bytes in, {snd} out)")
         self.dev = open_flannel0(self.tun_name, self.tun_standin)
         self.log(self.dev.describe())
         self.configure_iface()
-        leases, self.index = self.store.items(SUBNETS)
-        self.set_routes(routes_from_leases(leases, self.lease))
-        self.write_subnet_env()
 
     def configure_iface(self) -> None:
         """Address, MTU, up, then the route to the whole overlay, as flannel's ``configureIface``.
@@ -500,10 +387,8 @@ class Flanneld:
         first, so the add finds "File exists"; with a /32 (flannel >= v0.11) the add makes the route.
         """
         prefix = 32 if self.tun_prefix32 else self.config.network.prefixlen
-        for cmd in (f"ip addr add {self.tun_address}/{prefix} dev {self.tun_name}",
-                    f"ip link set dev {self.tun_name} mtu {self.mtu} txqueuelen {TXQUEUELEN} up"):
-            self.log(f"$ {cmd}")
-            _ip(cmd)
+        self.sh(f"ip addr add {self.tun_address}/{prefix} dev {self.tun_name}")
+        self.sh(f"ip link set dev {self.tun_name} mtu {self.mtu} txqueuelen {TXQUEUELEN} up")
         cmd = f"ip route add {self.config.network} dev {self.tun_name} scope global"  # SCOPE_UNIVERSE, as flannel
         self.log(f"$ {cmd}")
         res = subprocess.run(cmd.split(), capture_output=True, text=True)
@@ -513,29 +398,16 @@ class Flanneld:
             self.log(f"{res.stderr.strip()}: the kernel added that route with the address; taken as success,"
                      f" as flannel takes EEXIST")
 
-    def write_subnet_env(self) -> None:
-        """What flanneld hands to Docker (``/run/flannel/subnet.env``), one file per node in a world."""
-        directory = "/run/flannel"
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"subnet-{self.public_ip}.env")
-        with open(path, "w") as f:
-            f.write(f"FLANNEL_NETWORK={self.config.network}\nFLANNEL_SUBNET={self.lease.network_address + 1}"
-                    f"/{self.lease.prefixlen}\nFLANNEL_MTU={self.mtu}\nFLANNEL_IPMASQ=false\n")
+    def started(self) -> None:
+        if self.log_path:  # so that `kill -USR1 $(cat NODE.pid)` can ask for the counters
+            with open(os.path.splitext(self.log_path)[0] + ".pid", "w") as f:
+                f.write(f"{os.getpid()}\n")
 
-    def set_routes(self, table: dict) -> None:
-        old, self.routes = self.routes, table  # one assignment: the loop sees old or new, never half
-        for subnet in sorted(set(table) - set(old)):
-            self.log(f"lease {subnet} -> {table[subnet]}: forwarding to {table[subnet]}:{self.config.port}")
-        for subnet in sorted(set(old) - set(table)):
-            self.log(f"lease {subnet} gone: no longer forwarding")
+    def add_peer(self, subnet, public_ip: str) -> None:
+        self.log(f"lease {subnet} -> {public_ip}: forwarding to {public_ip}:{self.port}")
 
-    @property
-    def table(self) -> dict:
-        return self.routes
-
-    def watch(self) -> None:
-        """Follow lease changes with the store's long poll (:func:`.store.follow_leases`)."""
-        follow_leases(self, lambda leases: routes_from_leases(leases, self.lease), self.set_routes)
+    def remove_peer(self, subnet, public_ip: str) -> None:
+        self.log(f"lease {subnet} gone: no longer forwarding")
 
     # -- the loop
     def forward_from_tun(self) -> None:
@@ -545,7 +417,7 @@ class Flanneld:
             if packet is None:
                 return
             self.counters.tun_reads += 1
-            d = decide(packet, self.routes, self.tun_address, self.config.port)
+            d = decide(packet, self.routes, self.tun_address, self.port)
             if d.action == "send":
                 try:
                     self.sock.sendto(d.data, d.peer)
@@ -586,32 +458,27 @@ class Flanneld:
                 self.counters.ttl_expired += 1
 
     def run(self) -> None:
-        self.stopping = False
-        wake_r, wake_w = os.pipe()
+        signal.signal(signal.SIGUSR1, lambda s, f: self.log(f"counters: {self.counters}"))
+        super().run()
 
-        def stop(signum, frame):
-            self.stopping = True
-            os.write(wake_w, b"x")
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGUSR1, lambda s, f: self.log("counters: " + self.counters.line()))
-        self.start()
-        if self.log_path:  # so that `kill -USR1 $(cat NODE.pid)` can ask for the counters
-            with open(os.path.splitext(self.log_path)[0] + ".pid", "w") as f:
-                f.write(f"{os.getpid()}\n")
-        threading.Thread(target=self.watch, daemon=True).start()
-        self.log(f"ready: {self.tun_name} {self.tun_address}/{self.config.network.prefixlen} mtu {self.mtu},"
-                 f" lease {self.lease}")
+    def serve(self) -> None:
         while not self.stopping:
             try:
-                ready, _, _ = select.select([self.dev, self.sock, wake_r], [], [])
+                ready, _, _ = select.select([self.dev, self.sock, self.wake_r], [], [])
             except InterruptedError:
                 continue
             if self.dev in ready:
                 self.forward_from_tun()
             if self.sock in ready:
                 self.forward_from_udp()
-        self.log("counters: " + self.counters.line())
-        self.log(f"stopping: {self.tun_name} goes away with its file descriptor;"
-                 f" the lease {self.lease} stays in the store until its TTL runs out")
+
+    def device_text(self) -> str:
+        return f"{self.tun_name} {self.tun_address}/{self.config.network.prefixlen} mtu {self.mtu}"
+
+    def what_stays(self) -> str:
+        return f"{self.tun_name} goes away with its file descriptor"
+
+    def shutdown(self) -> None:
+        self.log(f"counters: {self.counters}")
+        super().shutdown()
         self.dev.close()

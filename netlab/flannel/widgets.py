@@ -18,12 +18,13 @@ import json
 import ipywidgets as widgets
 
 from ..inputs import InputError, one_line, quote, whole_number
+from ..packets.flannel import bind_flannel_udp, encapsulate
 from .lab import NETWORK_CONFIG, StoreInfo, leases as read_leases
 from .store import SUBNETS, subnet_key
 from .udp import DEFAULT_PORT, ENCAP_OVERHEAD
 
-__all__ = ["SEED_LEASES", "SEED_ADDRESSES", "render_encapsulation", "encapsulation_explorer",
-           "render_lease_table", "lease_table"]
+__all__ = ["SEED_LEASES", "SEED_ADDRESSES", "encapsulation_html", "encapsulation_explorer",
+           "lease_table_html", "lease_table"]
 
 SEED_LEASES = {"100.96.1.0/24": "10.168.0.2", "100.96.2.0/24": "10.168.0.3"}
 SEED_ADDRESSES = {"container-1": "100.96.1.2", "container-2": "100.96.2.3", "container-3": "100.96.3.4",
@@ -63,27 +64,32 @@ def _payload(payload) -> int:
     return whole_number(payload, "the ICMP payload (bytes)", hi=65507 - 28)
 
 
-def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload: int = 56,
-                         network: str = NETWORK_CONFIG["Network"], port: int = DEFAULT_PORT) -> str:
-    """The explorer's HTML for one inner packet (an ICMP echo with PAYLOAD bytes); never raises on bad input."""
-    from scapy.layers.inet import ICMP, IP, UDP
-    from ..packets.flannel import bind_flannel_udp, encapsulate
+class _Refused(ValueError):
+    """Bad input to the explorer, carrying the HTML that says so in place."""
+
+
+def _inputs(src, dst, leases, payload, network):
+    """({network: PublicIP}, overlay, source, destination, payload), or _Refused with the sentence."""
     try:
         table = _public_ips(leases if leases is not None else SEED_LEASES)
         net = ipaddress.IPv4Network(network)
     except (ValueError, TypeError, AttributeError) as e:
-        return _ERROR.format(title="Bad leases.", text=html.escape(
-            f"{one_line(e, 200)}; give leases as {{subnet: PublicIP}}, e.g. {SEED_LEASES}."))
+        raise _Refused(_ERROR.format(title="Bad leases.", text=html.escape(
+            f"{one_line(e, 200)}; give leases as {{subnet: PublicIP}}, e.g. {SEED_LEASES}."))) from None
     try:
         s, d = ipaddress.IPv4Address(_address(src)), ipaddress.IPv4Address(_address(dst))
     except ValueError as e:
-        return _ERROR.format(title="Not an address.", text=html.escape(f"{one_line(e, 200)}; type a dotted IPv4"
-                                                                        f" address such as 100.96.2.3, or pick one"
-                                                                        f" from the list."))
+        raise _Refused(_ERROR.format(title="Not an address.", text=html.escape(
+            f"{one_line(e, 200)}; type a dotted IPv4 address such as 100.96.2.3, or pick one from the list."))) from None
     try:
         payload = _payload(payload)
     except InputError as e:
-        return _ERROR.format(title="Bad size.", text=html.escape(f"{e}."))
+        raise _Refused(_ERROR.format(title="Bad size.", text=html.escape(f"{e}."))) from None
+    return table, net, s, d, payload
+
+
+def _not_encapsulated(table, net, s, d) -> str | None:
+    """Why flanneld sends no datagram from S to D (the sentence as HTML), or None when it does."""
     s_net, d_net = _owner(table, s), _owner(table, d)
     leases_text = ", ".join(f"{n} &rarr; {ip}" for n, ip in sorted(table.items()))
     if s_net is None:
@@ -97,24 +103,44 @@ def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload
         return (f"<div class='netlab-encap'><p>{s} and {d} are both in {s_net}, on the same node ({table[s_net]}):"
                 f" <code>docker0</code> delivers the packet (the /24 route beats the /16 into flannel0)."
                 f" No encapsulation.</p></div>")
-    inner = IP(src=str(s), dst=str(d), ttl=64) / ICMP(id=1, seq=1) / (b"\0" * payload)
-    inner_len = len(bytes(inner))
     if d_net is None:
         return (f"<div class='netlab-encap'><p>{d} is inside {net}, so node {table[s_net]} routes it into"
                 f" <code>flannel0</code>, but no lease holds it ({leases_text}). flanneld writes an ICMP"
                 f" destination net unreachable back into <code>flannel0</code> (from {s_net.network_address},"
                 f" TTL 8); nothing goes on the LAN.</p></div>")
-    outer_src, outer_dst = table[s_net], table[d_net]
-    bind_flannel_udp(port)
-    built = IP(bytes(encapsulate(inner, outer_src, outer_dst, port)))  # built and parsed: lengths filled in
-    outer_len = len(bytes(built))
+    return None
+
+
+def _layers_html(built, outer_src: str, payload: int) -> str:
+    """The datagram's four headers as table rows: addresses, fields, sizes."""
+    from scapy.layers.inet import IP, UDP  # scapy takes a second to import: only once a packet is built
     rows = [("outer IP", f"{built.src} &rarr; {built.dst}", f"proto 17 (UDP), TTL {built.ttl}, DF", 20),
             ("outer UDP", f"{built[UDP].sport} &rarr; {built[UDP].dport}", f"length {built[UDP].len}", 8),
             ("inner IP", f"{built[UDP][IP].src} &rarr; {built[UDP][IP].dst}",
              f"TTL {built[UDP][IP].ttl} (64 less node {outer_src}'s forward and flanneld's)", 20),
             ("inner ICMP", "echo request", f"{payload} bytes of payload", 8 + payload)]
-    body = "".join(f"<tr><td>{n}</td><td>{a}</td><td>{html.escape(w)}</td><td style='text-align:right'>{b}</td></tr>"
+    return "".join(f"<tr><td>{n}</td><td>{a}</td><td>{html.escape(w)}</td><td style='text-align:right'>{b}</td></tr>"
                    for n, a, w, b in rows)
+
+
+def encapsulation_html(src: str, dst: str, leases: dict | None = None, payload: int = 56,
+                       network: str = NETWORK_CONFIG["Network"], port: int = DEFAULT_PORT) -> str:
+    """The explorer's HTML for one inner packet (an ICMP echo with PAYLOAD bytes); never raises on bad input."""
+    from scapy.layers.inet import ICMP, IP  # scapy takes a second to import: only once a packet is built
+    try:
+        table, net, s, d, payload = _inputs(src, dst, leases, payload, network)
+    except _Refused as e:
+        return str(e)
+    why_not = _not_encapsulated(table, net, s, d)
+    if why_not is not None:
+        return why_not
+    s_net, d_net = _owner(table, s), _owner(table, d)
+    inner = IP(src=str(s), dst=str(d), ttl=64) / ICMP(id=1, seq=1) / (b"\0" * payload)
+    inner_len = len(bytes(inner))
+    outer_src, outer_dst = table[s_net], table[d_net]
+    bind_flannel_udp(port)
+    built = IP(bytes(encapsulate(inner, outer_src, outer_dst, port)))  # built and parsed: lengths filled in
+    outer_len = len(bytes(built))
     note = ""
     mtu = LAN_MTU - ENCAP_OVERHEAD
     if inner_len > mtu:
@@ -125,7 +151,7 @@ def render_encapsulation(src: str, dst: str, leases: dict | None = None, payload
     return (f"<div class='netlab-encap'><p>{s} (node {outer_src}, lease {s_net}) to {d} (node {outer_dst},"
             f" lease {d_net}): flanneld on {outer_src} sends <code>{html.escape(built.summary())}</code>.</p>"
             f"<table class='netlab-encap-layers'><tr><th>header</th><th>addresses / ports</th><th>fields</th>"
-            f"<th>bytes</th></tr>{body}</table>"
+            f"<th>bytes</th></tr>{_layers_html(built, outer_src, payload)}</table>"
             f"<p>inner IP packet <b>{inner_len}</b> bytes + outer IP 20 + UDP 8 = <b>{outer_len}</b> bytes on the"
             f" LAN: <b>{ENCAP_OVERHEAD}</b> bytes of overhead ({100 * ENCAP_OVERHEAD / outer_len:.1f}% of the"
             f" datagram).</p>{note}</div>")
@@ -148,10 +174,10 @@ def encapsulation_explorer(leases: dict | None = None, src: str = "100.96.1.2", 
     d = widgets.Combobox(value=dst, options=options + ["100.96.9.9", "10.168.0.1"], description="inner dst",
                          ensure_option=False)
     size = widgets.BoundedIntText(value=payload, min=0, max=65479, description="ICMP bytes")
-    out = widgets.HTML(render_encapsulation(src, dst, leases, payload))
+    out = widgets.HTML(encapsulation_html(src, dst, leases, payload))
 
     def update(_=None):
-        out.value = render_encapsulation(s.value, d.value, leases, size.value)
+        out.value = encapsulation_html(s.value, d.value, leases, size.value)
 
     for w in (s, d, size):
         w.observe(update, names="value")
@@ -160,7 +186,7 @@ def encapsulation_explorer(leases: dict | None = None, src: str = "100.96.1.2", 
     return box
 
 
-def render_lease_table(leases: dict, store: StoreInfo | str | None = None, reads: int = 1) -> str:
+def lease_table_html(leases: dict, store: StoreInfo | str | None = None, reads: int = 1) -> str:
     """The lease table's HTML from {subnet: lease value (dict or JSON) or PublicIP}."""
     rows = []
     for subnet in sorted(leases, key=lambda n: ipaddress.IPv4Network(n)):
@@ -185,13 +211,13 @@ def render_lease_table(leases: dict, store: StoreInfo | str | None = None, reads
 def lease_table(world, store: StoreInfo, node: str = "node1") -> widgets.VBox:
     """The leases in STORE, read with etcdctl in NODE; the button reads them again (after a node joins)."""
     state = {"reads": 1}
-    out = widgets.HTML(render_lease_table(read_leases(world, store, node), store, 1))
+    out = widgets.HTML(lease_table_html(read_leases(world, store, node), store, 1))
     button = widgets.Button(description="read the store again", icon="refresh")
 
     def refresh(_=None):
         state["reads"] += 1
         try:
-            out.value = render_lease_table(read_leases(world, store, node), store, state["reads"])
+            out.value = lease_table_html(read_leases(world, store, node), store, state["reads"])
         except Exception as e:  # a closed world or a stopped store: say so in place
             out.value = _ERROR.format(title="Cannot read the store.", text=html.escape(str(e)))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.packet import Raw
 
-from ..flannel.vxlan import dissect
+from .vxlan import dissect
 from .flannel import bind_flannel_udp
 
 ENCAPSULATIONS = (None, "udp", "vxlan")
