@@ -11,7 +11,7 @@ from scapy.layers.l2 import Ether
 
 import netlab
 from netlab.checks import docker as docker_checks, flannel as flannel_checks, network
-from netlab.flannel import vxlan
+from netlab import flannel
 
 from test_kernel import World
 
@@ -139,8 +139,8 @@ def test_udp_report_is_field_by_field():
 def test_vxlan_report_names_the_bytes():
     inner = IP(src="10.1.15.2", dst="10.1.16.3", ttl=64) / ICMP()
     args = dict(lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03", src="10.168.0.2", dst="10.168.0.3",
-                vtep_src_mac=vxlan.NODE1_VTEP_MAC, vtep_dst_mac=vxlan.SEED_VTEP_MAC, ip_id=7)
-    a, b = vxlan.build_frame(inner, sport=40000, **args), vxlan.build_frame(inner, sport=40001, **args)
+                vtep_src_mac=flannel.NODE1_VTEP_MAC, vtep_dst_mac=flannel.SEED_VTEP_MAC, ip_id=7)
+    a, b = netlab.build_vxlan_frame(inner, sport=40000, **args), netlab.build_vxlan_frame(inner, sport=40001, **args)
     same = netlab.compare_packets(a, a, encapsulation="vxlan")
     assert same.equal and same.lines[0] == "captured 92 bytes, built 92 bytes: identical byte for byte"
     assert "outer UDP source port: from the inner flow's hash, in 32768-60999: True" in same.text()
