@@ -52,7 +52,8 @@ _lazy("calc.route_widgets", "render_route_lookup", "route_lookup_explorer")
 _lazy("docker.bridge", "docker_node", "docker_two_nodes")
 _lazy("docker.widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
-_lazy("walk.trace", "Hop", "Walk", "WalkError", "trace")
+_lazy("walk.model", "Hop", "Walk", "WalkError")
+_lazy("walk.trace", "trace")
 _lazy("walk.draw", "draw_walk", "header_stack")
 _lazy("walk.widgets", "walk_explorer")
 # Chapters 5 and 6: Flannel (lease store, daemons, lab helpers) and chapter 5's widgets.

@@ -7,7 +7,10 @@ import pytest
 import netlab
 from netlab import World, pc_pair, pc_pair_with_router, trace, walk_nat
 from netlab.packets.frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
-from netlab.walk.trace import WalkError, _ipt_parse, header_summary
+from netlab import WalkError
+from netlab.walk.counters import _ipt_parse
+from netlab.walk.decisions import Neighbour, Route
+from netlab.walk.headers import header_summary
 
 R1_ETH1_MAC = "02:42:c0:a8:00:c1"
 
@@ -48,6 +51,34 @@ def test_header_summary_opens_vxlan_and_flannel_udp():
     assert header_summary(err).endswith("ip 192.168.0.1 > 192.168.0.3 ttl 64 | icmp time-exceeded code 0")
 
 
+def test_a_route_keeps_the_kernels_words_and_the_fields_the_walk_reads():
+    via = Route.parse("10.1.16.2 via 10.168.0.3 dev eth0 src 10.168.0.2 uid 0 cache")
+    assert (via.via, via.resolves, via.local, via.failed) == ("10.168.0.3", ("eth0", "10.168.0.3"), False, False)
+    assert via.text() == "route: 10.1.16.2 via 10.168.0.3 dev eth0 src 10.168.0.2 uid 0 cache"
+    direct = Route.parse("192.168.0.192 from 192.168.0.3 dev eth1 cache iif eth0")
+    assert (direct.via, direct.resolves) == (None, ("eth1", "192.168.0.192"))
+    local = Route.parse("local 192.168.0.192 from 192.168.0.3 dev lo cache <local> iif eth0")
+    assert local.local and local.resolves is None
+    assert Route.parse("RTNETLINK answers: Network is unreachable").failed
+
+
+def test_a_neighbour_is_rendered_from_its_state():
+    assert Neighbour("10.0.0.1", "eth0").unresolved
+    assert str(Neighbour("10.0.0.1", "eth0", state="failed")) == \
+        "neighbour 10.0.0.1 on eth0: ARP got no answer (INCOMPLETE, then FAILED)"
+    known = Neighbour("10.0.0.1", "eth0", "02:42:c0:a8:00:c1", "learned")
+    assert not known.unresolved and known.text() == "neighbour 10.0.0.1 lladdr 02:42:c0:a8:00:c1 dev eth0 (learned by ARP)"
+
+
+def test_a_walk_renders_its_decisions_as_text_and_html():
+    hop = netlab.Hop("pc1", "eth0", "out", "eth a > b", 64, [Route.parse("local 10.0.0.1 dev lo"), Neighbour("10.0.0.1", "eth0")])
+    walk = netlab.Walk("pc1", "pc2", "icmp", [hop], False, "pc1", "why")
+    assert hop.decision == "route: local 10.0.0.1 dev lo; neighbour 10.0.0.1 on eth0: no entry" \
+                           " (`ip neigh show 10.0.0.1 dev eth0` is empty)"
+    assert str(walk) == walk.text() == repr(walk) and walk._repr_html_() == walk.html()
+    assert "<td style='font-size:85%'>route: local 10.0.0.1 dev lo<br>neighbour" in walk.html()
+
+
 class _Paper:  # a world that was never built: trace must refuse bad arguments before running anything
     topology = pc_pair_with_router()
 
@@ -78,7 +109,7 @@ def test_same_bridge_names_the_fdb_entry():
     assert where(walk) == [("pc1", "eth0", "out"), ("lan", "port1", "in"), ("lan", "br0", "in"),
                            ("lan", "port2", "out"), ("pc2", "eth0", "in")]
     assert walk.delivered and walk.dropped_at is None
-    assert "bridge br0 FDB: 02:42:c0:a8:00:c0 dev port2 master br0 (port port2)" in walk.hops[1].decisions
+    assert "bridge br0 FDB: 02:42:c0:a8:00:c0 dev port2 master br0 (port port2)" in walk.hops[1].lines()
     assert {h.headers for h in walk.hops} == {
         f"eth {PC1_MAC} > {PC2_MAC} | ip 192.168.0.3 > 192.168.0.4 ttl 64 | icmp echo-request seq 1"}
     assert where(walk.reply) == [("pc2", "eth0", "out"), ("lan", "port2", "in"), ("lan", "br0", "in"),
@@ -97,11 +128,11 @@ def test_router_lowers_ttl_and_changes_macs_not_ips():
     macs = [h.headers.split(" | ")[0] for h in walk.hops]
     assert macs == [f"eth {PC1_MAC} > {GATEWAY_MAC}"] * 2 + [f"eth {R1_ETH1_MAC} > {PC2_MAC}"] * 2
     assert all("ip 192.168.0.3 > 192.168.0.192" in h.headers for h in walk.hops)
-    assert walk.hops[0].decisions[:2] == [
+    assert walk.hops[0].lines()[:2] == [
         "route: 192.168.0.192 via 192.168.0.1 dev eth0 src 192.168.0.3 uid 0 cache",
         f"neighbour 192.168.0.1 lladdr {GATEWAY_MAC} dev eth0 (learned by ARP)"]
-    assert walk.hops[1].decisions == ["route: 192.168.0.192 from 192.168.0.3 dev eth1 cache iif eth0"]
-    assert walk.hops[3].decisions == ["route: local 192.168.0.192 from 192.168.0.3 dev lo cache <local> iif eth0"]
+    assert walk.hops[1].lines() == ["route: 192.168.0.192 from 192.168.0.3 dev eth1 cache iif eth0"]
+    assert walk.hops[3].lines() == ["route: local 192.168.0.192 from 192.168.0.3 dev lo cache <local> iif eth0"]
     assert again == {walk.text()}  # deterministic: no timestamps, ids or ports that vary
     assert walk.text().endswith("delivered to pc1") and "reply: icmp pc2 -> pc1" in walk.text()
     html = walk._repr_html_()
@@ -116,13 +147,13 @@ def test_masquerade_rewrites_the_source_and_names_the_rule():
                            ("server", "eth0", "in")]
     assert "ip 172.17.0.2 > 10.0.0.2" in walk.hops[1].headers
     assert "ip 10.0.0.1 > 10.0.0.2" in walk.hops[2].headers
-    assert walk.hops[2].decisions[:2] == [
+    assert walk.hops[2].lines()[:2] == [
         "iptables -t nat: -A POSTROUTING -s 172.17.0.0/16 -o eth1 -j MASQUERADE [0:0 -> 1:84]",
         "source rewritten: 172.17.0.2 -> 10.0.0.1 (SNAT/MASQUERADE)"]
     assert walk.delivered and walk.reply.delivered
     assert walk.reply.hops[-1].node == "ctr"
     assert "destination rewritten before routing: 10.0.0.1 -> 172.17.0.2 (conntrack: the reverse of the NAT)" \
-        in walk.reply.hops[1].decisions
+        in walk.reply.hops[1].lines()
 
 
 @root
@@ -201,16 +232,16 @@ def test_flannel_vxlan_inner_and_outer_headers():
         ("node2", "flannel.1", "in"), ("node2", "cni0", "out"), ("node2", "veth201", "out"),
         ("container-2", "eth0", "in")]
     vtep = walk.hops[3]
-    assert "VXLAN FDB: 5e:f8:4f:00:e3:37 dst 10.168.0.3 self permanent (remote VTEP 10.168.0.3)" in vtep.decisions
-    assert "neighbour 10.1.16.0 lladdr 5e:f8:4f:00:e3:37 dev flannel.1 (PERMANENT)" in vtep.decisions
+    assert "VXLAN FDB: 5e:f8:4f:00:e3:37 dst 10.168.0.3 self permanent (remote VTEP 10.168.0.3)" in vtep.lines()
+    assert "neighbour 10.1.16.0 lladdr 5e:f8:4f:00:e3:37 dev flannel.1 (PERMANENT)" in vtep.lines()
     wire = walk.hops[4].headers.split(" | ")
     assert wire[1] == "ip 10.168.0.2 > 10.168.0.3 ttl 64" and wire[2].endswith("> 8472")
     assert wire[3:] == ["vxlan vni 1", "eth 5e:f8:4f:00:e3:36 > 5e:f8:4f:00:e3:37", "ip 10.1.15.2 > 10.1.16.2 ttl 63",
                         "icmp echo-request seq 1"]
-    assert walk.hops[5].decisions == [
+    assert walk.hops[5].lines() == [
         "UDP 8472 is the kernel's VXLAN socket (no process holds it): kernel VXLAN decapsulation, VNI 1 is"
         " flannel.1's, so the outer headers are stripped and the inner frame enters flannel.1"]
-    assert walk.hops[6].decisions[0] == "route: 10.1.16.2 from 10.1.15.2 dev cni0 cache iif flannel.1"
+    assert walk.hops[6].lines()[0] == "route: 10.1.16.2 from 10.1.15.2 dev cni0 cache iif flannel.1"
     assert [h.ttl for h in walk.hops] == [64, 64, 64, 63, 63, 63, 63, 62, 62, 62]
     assert walk.delivered and walk.reply.delivered and walk.reply.hops[-1].node == "container-1"
 
@@ -246,7 +277,7 @@ def test_a_tun_device_hands_the_packet_to_the_process_reading_it():
         local = trace(w, "a", "10.99.0.1")
     assert where(walk) == [("a", "tun0", "out")]
     assert walk.hops[0].headers == "ip 10.99.0.1 > 10.99.0.7 ttl 64 | icmp echo-request seq 1"
-    assert "user space: python3 read it from TUN tun0" in walk.hops[0].decisions
+    assert "user space: python3 read it from TUN tun0" in walk.hops[0].lines()
     assert walk.reason == "left the kernel by TUN tun0: python3 read it from TUN tun0"
     assert local.delivered and local.hops == [] and local.text().endswith("through lo (it never reached a wire)")
 
@@ -290,12 +321,12 @@ def test_devices_made_at_run_time_are_captured_and_vxlan_is_kernel_decapsulation
         again = trace(w, "container-1", "10.1.16.3").text()
     assert ("node1", "flannel.1", "out") in where(walk) and ("node2", "flannel.1", "in") in where(walk)
     at_eth0 = next(h for h in walk.hops if (h.node, h.interface, h.direction) == ("node2", "eth0", "in"))
-    assert at_eth0.decisions == [
+    assert at_eth0.lines() == [
         "UDP 8472 is the kernel's VXLAN socket (no process holds it): kernel VXLAN decapsulation, VNI 1 is"
         " flannel.1's, so the outer headers are stripped and the inner frame enters flannel.1"]
-    assert not any("user-space" in d or "user space" in d for h in walk.hops for d in h.decisions)
+    assert not any("user-space" in d or "user space" in d for h in walk.hops for d in h.lines())
     vtep = next(h for h in walk.hops if (h.node, h.interface) == ("node1", "flannel.1"))
-    assert "VXLAN FDB: 5e:f8:4f:00:e3:37 dst 10.168.0.3 self permanent (remote VTEP 10.168.0.3)" in vtep.decisions
+    assert "VXLAN FDB: 5e:f8:4f:00:e3:37 dst 10.168.0.3 self permanent (remote VTEP 10.168.0.3)" in vtep.lines()
     assert "udp <flow-hash> > 8472" in walk.text() and walk.text() == again
     assert walk.delivered and walk.reply.delivered
 
@@ -334,7 +365,7 @@ DNAT_RULE = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-dest
 
 
 def test_user_defined_chains_are_read_from_the_dump():
-    from netlab.walk.trace import _target, _user_chains
+    from netlab.walk.counters import _target, _user_chains
     text = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n[1:60] -A PREROUTING -j DOCKER\nCOMMIT\n*filter\n:FOO - [0:0]\nCOMMIT\n"
     assert _user_chains(text) == {("nat", "DOCKER"), ("filter", "FOO")}
     assert _target("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER") == "DOCKER"
@@ -365,13 +396,13 @@ def test_bridge_ports_plugged_at_run_time_come_from_the_kernel():
         syn = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
     assert where(walk) == [("nginx-1", "eth0", "out"), ("node1", SEED_VETH, "in"), ("node1", "docker0", "in"),
                            ("node1", VETH2, "out"), ("nginx-2", "eth0", "in")]
-    assert walk.hops[1].decisions == [f"bridge docker0 FDB: 02:42:ac:11:00:03 dev {VETH2} master docker0 (port {VETH2})"]
-    assert "route: " not in "".join(walk.hops[1].decisions + walk.hops[3].decisions)
+    assert walk.hops[1].lines() == [f"bridge docker0 FDB: 02:42:ac:11:00:03 dev {VETH2} master docker0 (port {VETH2})"]
+    assert "route: " not in "".join(walk.hops[1].lines() + walk.hops[3].lines())
     assert walk.delivered and walk.reply.delivered
     # the SYN leaves node1 by the port towards nginx-1, and the PREROUTING rules are named once, where they ran
     assert where(syn) == [("node2", "eth0", "out"), ("node1", "eth0", "in"), ("node1", "docker0", "out"),
                           ("node1", SEED_VETH, "out"), ("nginx-1", "eth0", "in")]
-    assert syn.hops[3].decisions == []
+    assert syn.hops[3].lines() == []
     assert syn.text().count("-j DOCKER [") == 1 and syn.text().count(DNAT_RULE) == 1
 
 
@@ -381,12 +412,12 @@ def test_the_dnat_rule_in_dockers_chain_is_named_with_the_rewrite():
         netlab.docker.start_http_server(w, "nginx-1")
         walk = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
         again = trace(w, "node2", "10.168.0.2", proto="tcp", port=8080)
-    assert walk.hops[1].decisions == [
+    assert walk.hops[1].lines() == [
         "iptables -t nat: -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER [0:0 -> 1:60]",
         f"iptables -t nat: {DNAT_RULE} [0:0 -> 1:60]",
         "destination rewritten: 10.168.0.2:8080 -> 172.17.0.2:80 (DNAT)",
         "route: 172.17.0.2 from 10.168.0.3 dev docker0 cache iif eth0"]
-    assert where(walk)[3] == ("node1", SEED_VETH, "out") and walk.hops[3].decisions == []
+    assert where(walk)[3] == ("node1", SEED_VETH, "out") and walk.hops[3].lines() == []
     assert "tcp 80 > 40000 [SA]" in walk.reply.hops[0].headers and walk.reply.delivered and walk.no_reply is None
     # the same source port again (SO_REUSEADDR past TIME_WAIT): a new connection, the counters move again
-    assert again.delivered and again.hops[1].decisions[1] == f"iptables -t nat: {DNAT_RULE} [1:60 -> 2:120]"
+    assert again.delivered and again.hops[1].lines()[1] == f"iptables -t nat: {DNAT_RULE} [1:60 -> 2:120]"

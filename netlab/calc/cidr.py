@@ -703,71 +703,73 @@ def same_subnet(a, b) -> SameSubnet:
             f"cannot compare IPv4 {_s(v4.ip)}/{v4.prefixlen} with IPv6 {_s(v6.ip)}/{v6.prefixlen}: "
             "they are different address families and never share a subnet"
         )
-    v = na.version
-
-    def working(who: str, n: netaddr.IPNetwork) -> Table:
-        return Table(
-            f"{who}: {_s(n.ip)}/{n.prefixlen}",
-            "IP AND mask",
-            (
-                Row(f"{who} IP address (IP地址)", n.ip.bits(), _s(n.ip), n.prefixlen),
-                Row("Subnet mask (子网掩码)", n.netmask.bits(), _s(n.netmask), n.prefixlen),
-                Row("Network address (网络地址)", n.network.bits(), _s(n.network), n.prefixlen),
-            ),
-        )
-
-    same = na.cidr == nb.cidr
-    a_sees_b = nb.ip in na.cidr
-    b_sees_a = na.ip in nb.cidr
     A, B = f"{_s(na.ip)}/{na.prefixlen}", f"{_s(nb.ip)}/{nb.prefixlen}"
-    if same:
-        message = (
-            f"Same subnet: both are in {_s(na.cidr)}, so they reach each other directly "
-            f"(ARP{' ' if v == 4 else '/neighbour discovery '}on the link), no gateway needed."
-        )
-    elif na.prefixlen == nb.prefixlen:
-        message = (
-            f"Different subnets: {A} is in {_s(na.network)}/{na.prefixlen} but {B} is in "
-            f"{_s(nb.network)}/{nb.prefixlen}, so they need a gateway (router) to talk."
-        )
-    else:
-        views = []
-        views.append(
-            f"{A} sees {_s(nb.ip)} as {'on-link' if a_sees_b else 'off-link (via a gateway)'}"
-        )
-        views.append(
-            f"{B} sees {_s(na.ip)} as {'on-link' if b_sees_a else 'off-link (via a gateway)'}"
-        )
-        tail = (
-            "both would ARP for each other directly, but their masks disagree: fix one of them."
-            if a_sees_b and b_sees_a
-            else "the asymmetric view means replies go a different way than requests: "
-            "give both the same prefix."
-            if a_sees_b or b_sees_a
-            else "neither is on-link for the other, so they need a gateway."
-        )
-        message = (
-            f"Different subnets ({_s(na.cidr)} vs {_s(nb.cidr)}, prefix lengths differ): "
-            f"{views[0]}; {views[1]}; {tail}"
-        )
-    for n, who in ((na, A), (nb, B)):
-        if v == 4 and n.prefixlen <= 30 and int(n.ip) in (n.first, n.last):
-            kind = "network" if int(n.ip) == n.first else "broadcast"
-            message += (
-                f" Note: {_s(n.ip)} is itself the {kind} address of {_s(n.cidr)}; the comparison still "
-                f"holds, but a host would not normally be given that address."
-            )
     return SameSubnet(
         a=A,
         b=B,
-        same=same,
+        same=na.cidr == nb.cidr,
         a_network=_s(na.network),
         b_network=_s(nb.network),
-        a_sees_b_on_link=a_sees_b,
-        b_sees_a_on_link=b_sees_a,
-        working=(working("A", na), working("B", nb)),
-        message=message,
+        a_sees_b_on_link=nb.ip in na.cidr,
+        b_sees_a_on_link=na.ip in nb.cidr,
+        working=(_and_table("A", na), _and_table("B", nb)),
+        message=_same_subnet_message(na, nb) + _own_address_notes(na, nb),
     )
+
+
+def _and_table(who: str, n: netaddr.IPNetwork) -> Table:
+    """The seed's working: the address AND the mask gives the network address."""
+    return Table(
+        f"{who}: {_s(n.ip)}/{n.prefixlen}",
+        "IP AND mask",
+        (
+            Row(f"{who} IP address (IP地址)", n.ip.bits(), _s(n.ip), n.prefixlen),
+            Row("Subnet mask (子网掩码)", n.netmask.bits(), _s(n.netmask), n.prefixlen),
+            Row("Network address (网络地址)", n.network.bits(), _s(n.network), n.prefixlen),
+        ),
+    )
+
+
+def _same_subnet_message(na: netaddr.IPNetwork, nb: netaddr.IPNetwork) -> str:
+    A, B = f"{_s(na.ip)}/{na.prefixlen}", f"{_s(nb.ip)}/{nb.prefixlen}"
+    if na.cidr == nb.cidr:
+        return (
+            f"Same subnet: both are in {_s(na.cidr)}, so they reach each other directly "
+            f"(ARP{' ' if na.version == 4 else '/neighbour discovery '}on the link), no gateway needed."
+        )
+    if na.prefixlen == nb.prefixlen:
+        return (
+            f"Different subnets: {A} is in {_s(na.network)}/{na.prefixlen} but {B} is in "
+            f"{_s(nb.network)}/{nb.prefixlen}, so they need a gateway (router) to talk."
+        )
+    # Prefix lengths differ: each side decides on-link or not with its own mask.
+    a_sees_b, b_sees_a = nb.ip in na.cidr, na.ip in nb.cidr
+    views = (f"{A} sees {_s(nb.ip)} as {'on-link' if a_sees_b else 'off-link (via a gateway)'}",
+             f"{B} sees {_s(na.ip)} as {'on-link' if b_sees_a else 'off-link (via a gateway)'}")
+    tail = (
+        "both would ARP for each other directly, but their masks disagree: fix one of them."
+        if a_sees_b and b_sees_a
+        else "the asymmetric view means replies go a different way than requests: "
+        "give both the same prefix."
+        if a_sees_b or b_sees_a
+        else "neither is on-link for the other, so they need a gateway."
+    )
+    return (
+        f"Different subnets ({_s(na.cidr)} vs {_s(nb.cidr)}, prefix lengths differ): "
+        f"{views[0]}; {views[1]}; {tail}"
+    )
+
+
+def _own_address_notes(na: netaddr.IPNetwork, nb: netaddr.IPNetwork) -> str:
+    notes = ""
+    for n in (na, nb):
+        if n.version == 4 and n.prefixlen <= 30 and int(n.ip) in (n.first, n.last):
+            kind = "network" if int(n.ip) == n.first else "broadcast"
+            notes += (
+                f" Note: {_s(n.ip)} is itself the {kind} address of {_s(n.cidr)}; the comparison still "
+                f"holds, but a host would not normally be given that address."
+            )
+    return notes
 
 
 # --------------------------------------------------------------------------- split / supernet

@@ -12,13 +12,16 @@ over veth links from the first leaf node declared; each node is a box with its i
 VXLAN and TUN devices in the middle). Veth pairs are solid lines, bridge ports thin grey lines
 to their bridge, VXLAN devices sharing a VNI a dashed "tunnel" line. The request's hops are red
 numbered discs, the reply's blue ones.
+
+matplotlib and scapy are imported inside the functions (the documented lazy imports): the engine and
+the daemons import netlab without them.
 """
 
 from __future__ import annotations
 
 import io
 
-from .trace import layers
+from .headers import layers
 
 
 def figure_png(fig) -> bytes:
@@ -101,9 +104,24 @@ def layout(topo) -> dict:
 
 def draw_walk(walk, width: float = 9.5, reply: bool = True):
     """The world's topology with ``walk``'s path highlighted and numbered; returns a Figure."""
-    from matplotlib.patches import FancyBboxPatch, Rectangle
     topo = walk.topology
     pos = layout(topo)
+    fig, ax, (x0, y0) = _canvas(pos, width)
+    _nodes(ax, pos)
+    _interfaces(ax, topo, pos)
+    _cables(ax, topo, pos)
+    _tunnels(ax, topo, pos)
+    walks = [(walk, REQUEST_COLOUR, -1)]
+    if reply and walk.reply is not None:
+        walks.append((walk.reply, REPLY_COLOUR, 1))
+    for w, colour, side in walks:
+        _path(ax, pos, w, colour, side)
+    _legend(ax, walk, x0, y0, len(walks) > 1)
+    return fig
+
+
+def _canvas(pos, width):
+    """A Figure and its axes, scaled to the layout's extent; returns them and the lower-left corner."""
     xs = [x for x, y, w, h in pos["nodes"].values()] + [x + w for x, y, w, h in pos["nodes"].values()]
     ys = [y for x, y, w, h in pos["nodes"].values()] + [y + h for x, y, w, h in pos["nodes"].values()]
     x0, x1, y0, y1 = min(xs) - 0.3, max(xs) + 0.3, min(ys) - 0.9, max(ys) + 0.3
@@ -114,11 +132,21 @@ def draw_walk(walk, width: float = 9.5, reply: bool = True):
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.axis("off")
+    return fig, ax, (x0, y0)
+
+
+def _nodes(ax, pos):
+    from matplotlib.patches import FancyBboxPatch  # matplotlib is imported lazily: only drawings need it
     for n, (x, y, w, h) in pos["nodes"].items():
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.12",
                                     fc="#f4f4f4", ec="#555555", lw=1.0, zorder=1))
         ax.text(x + w / 2, y + h - 0.17, n, ha="center", va="center", fontsize=8.5, weight="bold",
                 zorder=5, gid=f"node:{n}")
+
+
+def _interfaces(ax, topo, pos):
+    """Each interface a box with its name and first address; a bridge port tied to its bridge."""
+    from matplotlib.patches import Rectangle
     for n, node in topo.nodes.items():
         for i in node.interfaces.values():
             cx, cy = pos["ifaces"][(n, i.name)]
@@ -132,9 +160,16 @@ def draw_walk(walk, width: float = 9.5, reply: bool = True):
             if i.master:
                 bx, by = pos["ifaces"][(n, i.master)]
                 ax.plot([cx, bx], [cy, by], color="#999999", lw=0.8, zorder=2)
+
+
+def _cables(ax, topo, pos):
     for a, b in topo.links:
         (ax_, ay), (bx, by) = pos["ifaces"][(a.node, a.ifname)], pos["ifaces"][(b.node, b.ifname)]
         ax.plot([ax_, bx], [ay, by], color="#333333", lw=1.4, zorder=2)
+
+
+def _tunnels(ax, topo, pos):
+    """A dashed line between VXLAN devices of different nodes that share a VNI."""
     vxlans = [(n, i) for n, node in topo.nodes.items() for i in node.interfaces.values() if i.kind == "vxlan"]
     for k, (n, i) in enumerate(vxlans):
         for m, j in vxlans[k + 1:]:
@@ -143,35 +178,37 @@ def draw_walk(walk, width: float = 9.5, reply: bool = True):
                 ax.plot([px, qx], [py, qy], ls="--", color="#7d3c98", lw=1.2, zorder=2)
                 ax.text((px + qx) / 2, (py + qy) / 2 - 0.3, f"VXLAN vni {i.options['vni']}"
                         f" (UDP {i.options['dstport']})", ha="center", fontsize=6, color="#7d3c98", zorder=5)
-    walks = [(walk, REQUEST_COLOUR, -1)]
-    if reply and walk.reply is not None:
-        walks.append((walk.reply, REPLY_COLOUR, 1))
-    for w, colour, side in walks:
-        pts = [pos["ifaces"][(h.node, h.interface)] for h in w.hops if (h.node, h.interface) in pos["ifaces"]]
-        off = side * -0.05
-        if len(pts) > 1:
-            ax.plot([p[0] for p in pts], [p[1] + off for p in pts], color=colour, lw=2.2, alpha=0.55, zorder=4)
-        for k, h in enumerate(w.hops, 1):
-            if (h.node, h.interface) not in pos["ifaces"]:
-                continue
-            cx, cy = pos["ifaces"][(h.node, h.interface)]
-            # request numbers on the box's top-left corner, reply numbers on its top-right;
-            # two hops on one interface (in, then out) sit side by side
-            same = [j for j, g in enumerate(w.hops, 1) if (g.node, g.interface) == (h.node, h.interface)]
-            px = (cx - _IF_W / 2 + 0.08 if side < 0 else cx + _IF_W / 2 - 0.08) - side * 0.22 * same.index(k)
-            py = cy + _IF_H / 2
-            ax.add_patch(_disc(px, py, colour))
-            ax.text(px, py, str(k), ha="center", va="center", fontsize=6, color="white", weight="bold",
-                    zorder=7, gid=f"hop:{w.kind}:{k}")
+
+
+def _path(ax, pos, w, colour, side):
+    """Walk W's hops joined by a line, each numbered on its interface (SIDE -1: request, 1: reply)."""
+    pts = [pos["ifaces"][(h.node, h.interface)] for h in w.hops if (h.node, h.interface) in pos["ifaces"]]
+    off = side * -0.05
+    if len(pts) > 1:
+        ax.plot([p[0] for p in pts], [p[1] + off for p in pts], color=colour, lw=2.2, alpha=0.55, zorder=4)
+    for k, h in enumerate(w.hops, 1):
+        if (h.node, h.interface) not in pos["ifaces"]:
+            continue
+        cx, cy = pos["ifaces"][(h.node, h.interface)]
+        # request numbers on the box's top-left corner, reply numbers on its top-right;
+        # two hops on one interface (in, then out) sit side by side
+        same = [j for j, g in enumerate(w.hops, 1) if (g.node, g.interface) == (h.node, h.interface)]
+        px = (cx - _IF_W / 2 + 0.08 if side < 0 else cx + _IF_W / 2 - 0.08) - side * 0.22 * same.index(k)
+        py = cy + _IF_H / 2
+        ax.add_patch(_disc(px, py, colour))
+        ax.text(px, py, str(k), ha="center", va="center", fontsize=6, color="white", weight="bold",
+                zorder=7, gid=f"hop:{w.kind}:{k}")
+
+
+def _legend(ax, walk, x0, y0, with_reply):
     end = ("delivered" if walk.delivered else f"dropped at {walk.dropped_at}")
     legend = f"{walk.kind} {walk.src} \u2192 {walk.dst} ({walk.proto}): {end}"
     ax.text(x0 + 0.1, y0 + 0.45, legend, fontsize=7.5, color=REQUEST_COLOUR, va="center")
-    if len(walks) > 1:
+    if with_reply:
         r = walk.reply
         ax.text(x0 + 0.1, y0 + 0.17, f"{r.kind} {r.src} \u2192 {r.dst}: "
                 f"{'delivered' if r.delivered else 'dropped at ' + str(r.dropped_at)}",
                 fontsize=7.5, color=REPLY_COLOUR, va="center")
-    return fig
 
 
 def _disc(x, y, colour):
@@ -185,8 +222,7 @@ def stack(pkt) -> list[dict]:
 
     Offsets count from the first byte of the outermost header (the Ethernet destination MAC).
     """
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    from scapy.layers.l2 import Ether
+    from scapy.layers.inet import IP, UDP  # scapy is imported lazily (see netlab.walk.headers)
     from scapy.layers.vxlan import VXLAN
     total = len(bytes(pkt))
     ls = layers(pkt)
@@ -194,35 +230,11 @@ def stack(pkt) -> list[dict]:
     tun = next((k for k, l in enumerate(ls) if isinstance(l, VXLAN) or (
         isinstance(l, UDP) and k + 1 < len(ls) and isinstance(ls[k + 1], IP))), None)
     for k, l in enumerate(ls):
-        start = total - len(bytes(l))
-        if k + 1 < len(ls):
-            size = len(bytes(l)) - len(bytes(ls[k + 1]))
-        elif isinstance(l, (ICMP, UDP)):
-            size = 8
-        elif isinstance(l, TCP):
-            size = l.dataofs * 4 if l.dataofs else 20
-        else:
-            size = len(bytes(l))
-        if isinstance(l, Ether):
-            name, info = "Ethernet", f"{l.src} > {l.dst}"
-        elif isinstance(l, IP):
-            name, info = "IPv4", f"{l.src} > {l.dst} ttl {l.ttl} proto {l.proto}"
-        elif isinstance(l, UDP):
-            # VXLAN's outer source port is a hash of the inner flow seeded at boot: named, not printed
-            # (as in the walk's text), so the figure is the same on every boot and every machine
-            vx = k + 1 < len(ls) and isinstance(ls[k + 1], VXLAN)
-            name, info = "UDP", f"port {'<flow-hash>' if vx else l.sport} > {l.dport}"
-        elif isinstance(l, TCP):
-            name, info = "TCP", f"port {l.sport} > {l.dport} [{l.sprintf('%TCP.flags%')}]"
-        elif isinstance(l, VXLAN):
-            name, info = "VXLAN", f"vni {l.vni}"
-        elif isinstance(l, ICMP):
-            name, info = "ICMP", l.sprintf("%ICMP.type%")
-        else:
-            name, info = l.__class__.__name__, ""
+        below = ls[k + 1] if k + 1 < len(ls) else None
+        name, info = _name_info(l, below)
         prefix = "" if tun is None else "outer " if k < tun or (k == tun and name == "UDP") else \
             "inner " if k > tun else ""
-        out.append({"name": prefix + name, "offset": start, "size": size, "info": info,
+        out.append({"name": prefix + name, "offset": total - len(bytes(l)), "size": _size(l, below), "info": info,
                     "inner": tun is not None and k > tun})
     end = out[-1]["offset"] + out[-1]["size"] if out else 0
     if end < total:
@@ -230,9 +242,42 @@ def stack(pkt) -> list[dict]:
     return out
 
 
+def _size(l, below) -> int:
+    """A header's size in bytes: up to the layer BELOW it, or its own fixed header length."""
+    from scapy.layers.inet import ICMP, TCP, UDP
+    if below is not None:
+        return len(bytes(l)) - len(bytes(below))
+    if isinstance(l, (ICMP, UDP)):
+        return 8
+    if isinstance(l, TCP):
+        return l.dataofs * 4 if l.dataofs else 20
+    return len(bytes(l))
+
+
+def _name_info(l, below) -> tuple[str, str]:
+    """A header's name and the fields shown for it."""
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vxlan import VXLAN
+    if isinstance(l, Ether):
+        return "Ethernet", f"{l.src} > {l.dst}"
+    if isinstance(l, IP):
+        return "IPv4", f"{l.src} > {l.dst} ttl {l.ttl} proto {l.proto}"
+    if isinstance(l, UDP):
+        # VXLAN's outer source port is a hash of the inner flow seeded at boot: named, not printed
+        # (as in the walk's text), so the figure is the same on every boot and every machine
+        return "UDP", f"port {'<flow-hash>' if isinstance(below, VXLAN) else l.sport} > {l.dport}"
+    if isinstance(l, TCP):
+        return "TCP", f"port {l.sport} > {l.dport} [{l.sprintf('%TCP.flags%')}]"
+    if isinstance(l, VXLAN):
+        return "VXLAN", f"vni {l.vni}"
+    if isinstance(l, ICMP):
+        return "ICMP", l.sprintf("%ICMP.type%")
+    return l.__class__.__name__, ""
+
+
 def header_stack(pkt, width: float = 9.5):
     """A packet's headers as a bar of boxes with byte offsets and sizes, and a table of their fields."""
-    from matplotlib.patches import Rectangle
     rows = stack(pkt)
     total = len(bytes(pkt))
     widths = [max(r["size"], 12) for r in rows]
@@ -242,6 +287,21 @@ def header_stack(pkt, width: float = 9.5):
     ax.set_xlim(0, span)
     ax.set_ylim(-0.22 * len(rows) - 0.2, 1.3)
     ax.axis("off")
+    x = _bar(ax, rows, widths)
+    ax.text(x, 0.28, str(total), ha="right", va="top", fontsize=5.5, color="#555555")
+    ax.text(0, 1.12, f"{total} bytes on the wire; byte offsets below each header", fontsize=7, va="center")
+    for k, r in enumerate(rows):
+        y = -0.05 - 0.22 * k
+        ax.text(0, y, f"{r['offset']:>4}\u2013{r['offset'] + r['size'] - 1:<4}", fontsize=6.5, family="monospace",
+                va="center")
+        ax.text(span * 0.1, y, f"{r['name']} ({r['size']} B)", fontsize=6.5, va="center")
+        ax.text(span * 0.32, y, r["info"], fontsize=6.5, va="center", family="monospace")
+    return fig
+
+
+def _bar(ax, rows, widths) -> float:
+    """The headers side by side, each a box with its name, size and offset; returns where the bar ends."""
+    from matplotlib.patches import Rectangle  # matplotlib is imported lazily: only drawings need it
     x = 0
     for r, w in zip(rows, widths):
         colour = "#d6eaf8" if r["inner"] else "#fdebd0"
@@ -255,12 +315,4 @@ def header_stack(pkt, width: float = 9.5):
         ax.text(x + w / 2, 0.45, f"{r['size']} B", ha="center", va="center", fontsize=6)
         ax.text(x, 0.28, str(r["offset"]), ha="left", va="top", fontsize=5.5, color="#555555")
         x += w
-    ax.text(x, 0.28, str(total), ha="right", va="top", fontsize=5.5, color="#555555")
-    ax.text(0, 1.12, f"{total} bytes on the wire; byte offsets below each header", fontsize=7, va="center")
-    for k, r in enumerate(rows):
-        y = -0.05 - 0.22 * k
-        ax.text(0, y, f"{r['offset']:>4}\u2013{r['offset'] + r['size'] - 1:<4}", fontsize=6.5, family="monospace",
-                va="center")
-        ax.text(span * 0.1, y, f"{r['name']} ({r['size']} B)", fontsize=6.5, va="center")
-        ax.text(span * 0.32, y, r["info"], fontsize=6.5, va="center", family="monospace")
-    return fig
+    return x

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import html
 
-from .trace import PROTOS, WalkError, trace
 from .draw import figure_png
+from .model import WalkError
+from .trace import PROTOS, trace
 
 
 def figure_img(fig, alt: str = "") -> str:
@@ -39,7 +40,7 @@ def render_walk(world, src: str, dst: str, proto: str) -> str:
     except LookupError as e:  # a replayed world asked for a walk that was not recorded
         return f"<p style='color:#b03a2e'>{html.escape(str(e))}</p>"
     alt = f"packet walk {src} to {dst} ({proto})"
-    return walk._repr_html_() + figure_img(walk.draw(), alt)
+    return walk.html() + figure_img(walk.draw(), alt)
 
 
 def walk_explorer(world, src: str | None = None, dst: str | None = None, proto: str = "icmp"):

@@ -1,0 +1,77 @@
+"""The interfaces of a world as its kernels report them during a walk, over what the topology declared."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from ..engine.topology import Interface
+
+
+class Links:
+    """node -> interface name -> :class:`Interface`, starting from the topology's declaration."""
+
+    def __init__(self, world):
+        self.w, self.topo = world, world.topology
+        self.ifaces: dict[str, dict] = {n: dict(node.interfaces) for n, node in self.topo.nodes.items()}
+        self.kernel: dict[str, dict[str, dict]] = {}  # node -> ifname -> `ip -j -d link` object
+        self.addrs = {n: [a.split("/")[0] for i in node.interfaces.values() for a in i.addresses]
+                      for n, node in self.topo.nodes.items()}
+
+    def iface(self, node, name):
+        return self.ifaces.get(node, {}).get(name)
+
+    def macs(self, node) -> set:
+        """Every MAC of NODE's interfaces (None for a TUN device)."""
+        return {x.mac for x in self.ifaces[node].values()}
+
+    def read(self, node) -> list[str]:
+        """Read NODE's links from the kernel (``ip -j -d link show``); return the names of those that are up.
+
+        The topology declares the interfaces the world was built with, but daemons make more at run
+        time (flanneld's ``flannel0`` TUN and ``flannel.1`` VXLAN device): they are added here, with
+        their kind (``info_kind``), MAC, master and VXLAN VNI/port (``info_data.id``/``port``) as the
+        kernel reports them, so they are captured and explained like declared ones.
+        """
+        r = self.w.run(node, "ip -j -d link show", check=False)
+        try:
+            links = json.loads(r.stdout) if r.ok and r.stdout.strip() else []
+        except ValueError:
+            links = []
+        self.kernel[node] = {l["ifname"]: l for l in links if "ifname" in l}
+        up = []
+        for name, l in self.kernel[node].items():
+            if name == "lo":
+                continue
+            self.ifaces[node][name] = self._merged(node, name, l)
+            if "UP" in l.get("flags", []):
+                up.append(name)
+        return up
+
+    def _merged(self, node, name, l) -> Interface:
+        declared = self.ifaces[node].get(name)
+        info = l.get("linkinfo", {})
+        kind = info.get("info_kind") or "device"
+        if declared is not None:
+            # the kernel, not the declaration, says which bridge a port is in (``ip link set X master
+            # docker0`` at run time, or ``nomaster``) and what MAC a device has
+            mac = l.get("address") if declared.kind != "tun" else declared.mac
+            return dataclasses.replace(declared, master=l.get("master"), mac=mac or declared.mac)
+        data = info.get("info_data", {})
+        opts = {"vni": data["id"], "dstport": data.get("port"), "local": data.get("local"),
+                "dev": l.get("link")} if kind == "vxlan" and "id" in data else {}
+        return Interface(node, name, kind, mac=l.get("address") if kind != "tun" else None,
+                         mtu=l.get("mtu"), master=l.get("master"), options=opts)
+
+    def mtu(self, node, name):
+        """The MTU the kernel reported for NODE's NAME, or None."""
+        return self.kernel.get(node, {}).get(name, {}).get("mtu")
+
+    def vxlan_devices(self, node) -> list[tuple[str, int, int]]:
+        """(name, VNI, UDP port) of every VXLAN device in NODE, as the kernel reports them."""
+        out = []
+        for name, l in self.kernel.get(node, {}).items():
+            info = l.get("linkinfo", {})
+            if info.get("info_kind") == "vxlan" and "id" in info.get("info_data", {}):
+                out.append((name, info["info_data"]["id"], info["info_data"].get("port", 8472)))
+        return sorted(out)
