@@ -7,7 +7,7 @@ import pytest
 
 import netlab
 from netlab import kernel
-from netlab.walk import trace as walk
+from netlab.walk import counters as walk
 
 SAVE = """*nat
 :PREROUTING ACCEPT [3:180]
@@ -46,7 +46,7 @@ class World:
 
 
 def test_iptables_save_gives_what_the_walk_reads():
-    """The walk's counters, user chains and targets (walk/trace.py) come out of the records unchanged."""
+    """The walk's counters, user chains and targets (walk/counters.py) come out of the records unchanged."""
     parsed = kernel.parse_iptables_save(SAVE)
     assert parsed.counters() == walk._ipt_parse(SAVE)
     assert parsed.user_chains == walk._user_chains(SAVE) == {("nat", "DOCKER")}
