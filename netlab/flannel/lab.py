@@ -244,7 +244,7 @@ def rx_dropped(world, node: str, dev: str) -> int:
     return json.loads(world.run(node, ["ip", "-j", "-s", "link", "show", dev]).stdout)[0]["stats64"]["rx"]["dropped"]
 
 
-# ------------------------------------------------------------------ reading the store, and the lab's checks
+# ------------------------------------------------------------------ reading the store (its lab check: netlab.checks.flannel)
 def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
     """{subnet: lease value as a dict} read with etcdctl's ``ls`` and ``get`` in NODE, sorted by subnet."""
     listing = etcdctl(world, node, store, "ls", "--sort", SUBNETS, check=False)
