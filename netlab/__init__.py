@@ -50,6 +50,7 @@ _lazy("calc.route_lookup", "Candidate", "Lookup", "lookup_route=lookup")
 _lazy("calc.route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
 _lazy("docker.bridge", "docker_node", "docker_two_nodes")
+_lazy("docker.proxy", "published_port_paths", "start_docker_proxy")
 _lazy("docker.widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
 _lazy("walk.model", "Hop", "Walk", "WalkError")

@@ -2,7 +2,9 @@
 
 Chapters 3 and 4 ({ref}`ch-docker-bridge`, {ref}`ch-docker-nat`) follow the seed's sections
 "Docker 容器之间的通信原理（单节点）", "宿主机与 Docker 容器之间的通信原理（单节点）" and
-"Docker 容器之间的通信原理（多节点）". There is no Docker engine here and none is needed:
+"Docker 容器之间的通信原理（多节点）". They need no Docker engine; where Debian's docker.io is
+installed, ``tests/test_docker_engine.py`` runs the real dockerd in a world and checks that this
+module builds what it builds:
 
 - the bridge ``docker0`` with 172.17.0.1/16 and the seed's MAC 02:42:15:82:98:cb;
 - each container a network namespace whose ``eth0`` is one end of a veth pair, with
@@ -10,12 +12,22 @@ Chapters 3 and 4 ({ref}`ch-docker-bridge`, {ref}`ch-docker-nat`) follow the seed
   172.17.0.2 -> 02:42:ac:11:00:02) and a default route via 172.17.0.1;
 - the host end of each pair is named ``veth`` + 7 hex characters and is a port of docker0
   (the seed's ``veth9c02e56`` for nginx-1);
-- ``net.ipv4.ip_forward=1`` and the nat rules libnetwork installs
-  (``libnetwork/drivers/bridge/setup_ip_tables_linux.go`` in moby/moby), listed in
-  :data:`DOCKER_NAT_RULES`; ``-p 8080:80`` adds the rules of :func:`publish_rules` (both as in
-  the iptables dumps moby generates for its docs and tests,
-  ``integration/network/bridge/iptablesdoc/generated/``: the PREROUTING/OUTPUT ``--dst-type LOCAL``
-  jumps, the DNAT ``! -i docker0`` and the hairpin MASQUERADE for the published port);
+- docker0 and both ends of every veth made with txqueuelen 0, as libnetwork asks netlink for them
+  (``drivers/bridge/setup_device.go``, ``bridge.go``: ``TxQLen: 0``), and every IPv4 address with
+  its broadcast (vishvananda/netlink's ``AddrAdd`` fills it in: ``brd 172.17.255.255``), as
+  Docker 20.10 does;
+- ``net.ipv4.ip_forward=1`` and the iptables rules libnetwork installs, rule for rule as Debian's
+  docker.io 20.10.24 leaves them (``tests/test_docker_engine.py`` compares them with the real
+  dockerd): the nat table of :data:`DOCKER_NAT_RULES` (moby/libnetwork
+  ``drivers/bridge/setup_ip_tables.go``, ``iptables/iptables.go`` ``ProgramChain``), and the
+  filter table of :data:`DOCKER_FILTER_RULES` with FORWARD's policy DROP, which dockerd sets
+  because it switched forwarding on itself (``drivers/bridge/setup_ip_forwarding.go``);
+  ``-p 8080:80`` adds the rules of :func:`publish_rules` (``iptables.go`` ``Forward``);
+- both port-publishing modes: the default ``--userland-proxy=true``, whose docker-proxy processes
+  :mod:`netlab.docker.proxy` starts, and ``--userland-proxy=false`` (``userland_proxy=False``),
+  where the nat rules change (:data:`DOCKER_NAT_RULES_NO_PROXY`), docker0 gets
+  ``route_localnet=1`` (``setup_ipv4.go``) and every bridge port hairpin mode (``bridge.go``
+  ``setHairpinMode``), so that DNAT alone answers every request;
 - a second host ``node2`` (10.168.0.3) on the node's LAN (node ``node1``, eth0 10.168.0.2).
 
 The checks of such a host, the seed's troubleshooting checklist among them, are in
@@ -40,7 +52,10 @@ __all__ = [
     "SEED_VETH",
     "SEED_VETH_MAC",
     "DOCKER_NAT_RULES",
+    "DOCKER_NAT_RULES_NO_PROXY",
+    "DOCKER_FILTER_RULES",
     "MASQUERADE_RULE",
+    "docker_rules",
     "container_mac",
     "veth_name",
     "publish_rules",
@@ -70,6 +85,35 @@ DOCKER_NAT_RULES = (
     "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
     "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
     "-A DOCKER -i docker0 -j RETURN",
+)
+#: The same with ``--userland-proxy=false`` ("hairpin mode" in libnetwork): no RETURN for docker0,
+#: OUTPUT's jump also for 127.0.0.0/8, and a MASQUERADE (inserted first) for the host's own
+#: addresses leaving by docker0, so a reply to 127.0.0.1 can come back.
+DOCKER_NAT_RULES_NO_PROXY = (
+    "-N DOCKER",
+    "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+    "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER",
+    "-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE",
+    "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+)
+#: The filter table dockerd adds, in both modes (iptables-save order; the policy first).
+DOCKER_FILTER_RULES = (
+    "-P FORWARD DROP",
+    "-N DOCKER",
+    "-N DOCKER-ISOLATION-STAGE-1",
+    "-N DOCKER-ISOLATION-STAGE-2",
+    "-N DOCKER-USER",
+    "-A FORWARD -j DOCKER-USER",
+    "-A FORWARD -j DOCKER-ISOLATION-STAGE-1",
+    "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    "-A FORWARD -o docker0 -j DOCKER",
+    "-A FORWARD -i docker0 ! -o docker0 -j ACCEPT",
+    "-A FORWARD -i docker0 -o docker0 -j ACCEPT",
+    "-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2",
+    "-A DOCKER-ISOLATION-STAGE-1 -j RETURN",
+    "-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP",
+    "-A DOCKER-ISOLATION-STAGE-2 -j RETURN",
+    "-A DOCKER-USER -j RETURN",
 )
 MASQUERADE_RULE = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
 
@@ -101,59 +145,87 @@ def _veth_mac(container: str) -> str:
     return ":".join(f"{b:02x}" for b in ((digest[0] & 0xFC) | 0x02,) + tuple(digest[1:6]))
 
 
-def publish_rules(container_ip: str, host_port: int, container_port: int, proto: str = "tcp") -> list[tuple[str, str]]:
-    """(table, rule) pairs dockerd adds for ``docker run -p HOST_PORT:CONTAINER_PORT``.
+def publish_rules(container_ip: str, host_port: int, container_port: int, proto: str = "tcp",
+                  userland_proxy: bool = True) -> list[tuple[str, str]]:
+    """(table, rule) pairs dockerd adds for ``docker run -p HOST_PORT:CONTAINER_PORT`` (libnetwork's
+    ``ChainInfo.Forward``).
 
-    nat: DNAT in the DOCKER chain for traffic not coming from docker0, and a MASQUERADE for a
-    container reaching its own published port (hairpin). filter: Docker also adds an ACCEPT in
-    its own filter chain because it sets FORWARD's policy to DROP; a new namespace's FORWARD
-    policy is ACCEPT, so that rule is not needed here and is left out.
+    nat: a MASQUERADE for a container reaching its own published port (it fires only without the
+    userland proxy, when the DNAT sends the packet back out of the port it came in by), and the
+    DNAT in the DOCKER chain, for traffic not coming from docker0 unless ``userland_proxy`` is
+    False. filter: the ACCEPT in Docker's own DOCKER chain for the translated packet, which
+    FORWARD's DROP policy would otherwise drop.
     """
+    not_docker0 = "! -i docker0 " if userland_proxy else ""
     return [
         ("nat", f"-A POSTROUTING -s {container_ip}/32 -d {container_ip}/32 -p {proto} -m {proto}"
                 f" --dport {container_port} -j MASQUERADE"),
-        ("nat", f"-A DOCKER ! -i docker0 -p {proto} -m {proto} --dport {host_port} -j DNAT"
+        ("nat", f"-A DOCKER {not_docker0}-p {proto} -m {proto} --dport {host_port} -j DNAT"
                 f" --to-destination {container_ip}:{container_port}"),
+        ("filter", f"-A DOCKER -d {container_ip}/32 ! -i docker0 -o docker0 -p {proto} -m {proto}"
+                   f" --dport {container_port} -j ACCEPT"),
     ]
 
 
+def docker_rules(*, userland_proxy: bool = True, forward_drop: bool = True) -> list[tuple[str, str]]:
+    """(table, rule) pairs of a Docker host with no published port: the filter table, then the nat table.
+
+    forward_drop: FORWARD's policy DROP, which dockerd sets only when it switched ip_forward on.
+    """
+    nat = DOCKER_NAT_RULES if userland_proxy else DOCKER_NAT_RULES_NO_PROXY
+    return [("filter", r) for r in DOCKER_FILTER_RULES if forward_drop or not r.startswith("-P ")] + \
+        [("nat", r) for r in nat]
+
+
 def _add_docker(t: Topology, node: str, containers, *, bridge_address: bool = True, attach: bool = True,
-                default_routes: bool = True, nat: bool = True, publish=()) -> None:
-    t.add_bridge(node, "docker0", address=DOCKER0_ADDRESS if bridge_address else None, mac=DOCKER0_MAC)
+                default_routes: bool = True, nat: bool = True, publish=(), forward_drop: bool = True,
+                userland_proxy: bool = True) -> None:
+    t.add_bridge(node, "docker0", address=DOCKER0_ADDRESS if bridge_address else None, mac=DOCKER0_MAC,
+                 txqueuelen=0, broadcast=True)
+    hairpin = attach and not userland_proxy
     for name, ip in containers:
         t.add_node(name)
-        t.add_link(End(name, "eth0", f"{ip}/16", mac=container_mac(ip)),
-                   End(node, veth_name(name), mac=_veth_mac(name), master="docker0" if attach else None))
+        t.add_link(End(name, "eth0", f"{ip}/16", mac=container_mac(ip), txqueuelen=0, broadcast=True),
+                   End(node, veth_name(name), mac=_veth_mac(name), master="docker0" if attach else None,
+                       txqueuelen=0, hairpin=hairpin))
         if default_routes:
             t.add_route(name, "default", via="172.17.0.1", dev="eth0", onlink=not bridge_address)
-    if nat:
-        for rule in DOCKER_NAT_RULES:
-            t.add_iptables(node, rule, table="nat")
+    if not nat:  # dockerd --iptables=false: no rules at all
+        return
+    if not userland_proxy:
+        t.add_sysctl(node, "net.ipv4.conf.docker0.route_localnet", 1)
+    rules = docker_rules(userland_proxy=userland_proxy, forward_drop=forward_drop)
     ips = dict(containers)
     for name, host_port, container_port in publish:
-        for table, rule in publish_rules(ips[name], host_port, container_port):
-            t.add_iptables(node, rule, table=table)
+        rules += publish_rules(ips[name], host_port, container_port, userland_proxy=userland_proxy)
+    for table, rule in rules:
+        t.add_iptables(node, rule, table=table)
 
 
 def docker_node(containers: int = 2, *, remote: bool = True, bridge_address: bool = True, attach: bool = True,
                 default_routes: bool = True, ip_forward: bool = True, nat: bool = True,
-                publish=()) -> Topology:
+                publish=(), userland_proxy: bool = True) -> Topology:
     """One Docker host ``node1`` as dockerd sets it up, and (``remote``) the seed's other host ``node2``.
 
     node1: docker0 172.17.0.1/16 (MAC 02:42:15:82:98:cb), eth0 10.168.0.2/24; containers nginx-1
     (172.17.0.2) and nginx-2 (172.17.0.3), each with eth0 and a default route via 172.17.0.1.
     A third container, nginx-3 (172.17.0.4), is there with ``containers=3`` (to watch flooding).
     node2: eth0 10.168.0.3/24 on the same LAN (one cable), no route to 172.17.0.0/16.
-    ``publish`` is a list of (container, host_port, container_port), e.g. [("nginx-1", 8080, 80)].
-    The keyword switches (``bridge_address``, ``attach``, ``default_routes``, ``ip_forward``,
-    ``nat``) leave one piece out, for the lab that repairs a broken node.
+    ``publish`` is a list of (container, host_port, container_port), e.g. [("nginx-1", 8080, 80)]:
+    its rules only; the processes dockerd starts for it are
+    :func:`netlab.docker.proxy.start_docker_proxy`'s. ``userland_proxy=False`` is dockerd's
+    ``--userland-proxy=false``. The keyword switches (``bridge_address``, ``attach``,
+    ``default_routes``, ``ip_forward``, ``nat``) leave one piece out, for the lab that repairs a
+    broken node: ``ip_forward=False`` is also dockerd's ``--ip-forward=false`` (FORWARD keeps its
+    ACCEPT policy) and ``nat=False`` its ``--iptables=false`` (no rules in any table).
     """
     if containers not in (1, 2, 3):
         raise ValueError(f"containers must be 1, 2 or 3 (nginx-1 .2, nginx-2 .3, nginx-3 .4), not {containers!r}")
     t = Topology("docker_node")
     t.add_node("node1", sysctls={"net.ipv4.ip_forward": 1 if ip_forward else 0})
     _add_docker(t, "node1", CONTAINERS[:containers], bridge_address=bridge_address, attach=attach,
-                default_routes=default_routes, nat=nat, publish=publish)
+                default_routes=default_routes, nat=nat, publish=publish, forward_drop=ip_forward,
+                userland_proxy=userland_proxy)
     if remote:
         t.add_node("node2")
         t.add_link(End("node1", "eth0", NODE_ADDRESS, mac="02:42:0a:a8:00:02"),
@@ -165,7 +237,7 @@ def docker_two_nodes() -> Topology:
     """The seed's multi-node picture: node1 (10.168.0.2) and node2 (10.168.0.3), each a Docker host.
 
     Both have docker0 172.17.0.1/16 and one container at 172.17.0.2 (container-1 on node1,
-    container-2 on node2), Docker's NAT rules, and no route to each other's containers: the
+    container-2 on node2), Docker's filter and nat rules, and no route to each other's containers: the
     two bridges know nothing of each other.
     """
     t = Topology("docker_two_nodes")
