@@ -1,4 +1,4 @@
-"""Chapters 3 and 4: Docker's bridge and NAT built by hand (netlab.docker, netlab.docker_widgets)."""
+"""Chapters 3 and 4: Docker's bridge and NAT built by hand (netlab.docker), its checks (netlab.checks.docker)."""
 import os
 
 import pytest
@@ -138,9 +138,10 @@ def test_conntrack_parser_and_formatter():
 
     class W:
         def run(self, node, cmd, check=True):
+            assert (node, cmd) == ("node1", "conntrack -L")
             return netlab.CommandResult(node, cmd, line + "\n", "", 0)
-    e = docker.conntrack_entries(W())[0]
-    assert e["state"] == "TIME_WAIT" and e["original"]["dport"] == "8080" and e["reply"]["src"] == "172.17.0.2"
+    e = netlab.kernel.conntrack(W(), "node1")[0]
+    assert e.state == "TIME_WAIT" and e.original["dport"] == "8080" and e.reply["src"] == "172.17.0.2"
     text = docker.format_conntrack([e])
     assert "40000" not in text and "sport=80" in text and "[ASSURED]" in text
 
@@ -180,7 +181,7 @@ def test_bridge_model_matches_kernel(world):
     seen = netlab.observe_ports(world, "nginx-1", "172.17.0.3", ping="ping -c 1 -W 1 -e 1")
     assert [ports for _, ports in seen] == [sorted(p for p in h.out_ports + [h.in_port] if p != "docker0")
                                             for h in hops]
-    assert docker.check_fdb(world, "node1", "docker0", "02:42:ac:11:00:02", "veth9c02e56")
+    assert netlab.check_fdb(world, "node1", mac="02:42:ac:11:00:02", bridge="docker0", port="veth9c02e56")
 
 
 @root
@@ -189,18 +190,18 @@ def test_frames_match_scapy(world):
     with world.capture("nginx-1", "eth0", "arp or icmp") as cap:
         world.run("nginx-1", "ping -c 1 -W 1 -e 1 172.17.0.3")
     built = docker.echo_frames("172.17.0.2", "172.17.0.3")
-    results = [docker.match_kernel_frame(p, built[k])[0] for p, k in zip(cap.packets, built)]
+    results = [netlab.compare_packets(p, built[k]).equal for p, k in zip(cap.packets, built)]
     assert results == [True, True, True, True]
     wrong = docker.echo_frames("172.17.0.2", "172.17.0.3", src_mac="02:42:ac:11:00:09")
-    assert not docker.match_kernel_frame(cap.packets[0], wrong["arp_request"])[0]
+    assert not netlab.compare_packets(cap.packets[0], wrong["arp_request"]).equal
 
 
 @root
 def test_masquerade_counters_and_rewrite(world):
-    before = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    before = {r.text: r.packets for r in netlab.kernel.iptables_rules(world, "node1", "nat")}[docker.MASQUERADE_RULE]
     with world.capture("node1", "eth0", "icmp") as cap:
         world.run("nginx-1", "ping -c 1 -W 1 -e 31 10.168.0.3")
-    after = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    after = {r.text: r.packets for r in netlab.kernel.iptables_rules(world, "node1", "nat")}[docker.MASQUERADE_RULE]
     assert after == before + 1
     assert [p["IP"].src for p in cap.packets] == ["10.168.0.2", "10.168.0.3"]
 
@@ -210,7 +211,7 @@ def test_published_port_serves_http(world):
     docker.start_http_server(world, "nginx-1")
     assert world.run("node2", "curl -s -m 2 http://10.168.0.2:8080/").stdout.strip() == "Welcome to nginx-1"
     rule = docker.publish_rules("172.17.0.2", 8080, 80)[1][1]
-    assert docker.check_nat_rule(world, "node1", rule, min_packets=1)
+    assert netlab.check_nat_rule(world, "node1", rule=rule, min_packets=1)
 
 
 @root
