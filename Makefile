@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test fresh-check execute record bench sysdeps clean
+.PHONY: book test test-uml fresh-check execute record bench sysdeps clean
 
 $(STAMP): requirements.txt tests/requirements-instructor.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: book
 .PHONY: test-nbgrader
 test-nbgrader: $(STAMP)
 	NETLAB_GRADE_ALL=1 $(PY) -m pytest -p no:cacheprovider -rfEs tests/test_nbgrader.py
+
+# Every notebook live in User-mode Linux, as on Binder (tests/test_world_uml.py's sandbox; `make test`
+# runs a chapter and a lab of each world kind there): about 5 minutes on 2 cores.
+test-uml: sysdeps $(STAMP)
+	NETLAB_TEST_UML_ALL=1 $(PY) -m pytest -p no:cacheprovider -rfEs tests/test_world_uml.py -k notebooks_run_live
 
 # What CI does: a fresh clone of HEAD, `make book` and `make test` there, each one's wall time.
 fresh-check:

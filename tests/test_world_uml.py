@@ -4,8 +4,9 @@ The tests run as root only to set up a sandbox like a mybinder.org pod, in a pri
 of the test (nothing on the host changes): uid 65534 with no capabilities and no-new-privs; a
 seccomp filter with Docker's default rules on namespaces (unshare, setns and mount refused, clone
 with a CLONE_NEW* flag refused, clone3 answered ENOSYS), so `unshare -Urn true` fails; /dev/shm a
-64 MiB tmpfs; TMPDIR on disk. There the probe must say `uml`, and a chapter and a lab must print
-what the committed notebooks show.
+64 MiB tmpfs; TMPDIR on disk. There the probe must say `uml`, and the notebooks must print what
+the committed ones show: in `make test` a chapter and labs of each world kind, in `make test-uml`
+(NETLAB_TEST_UML_ALL=1) every notebook.
 """
 
 import json
@@ -32,7 +33,13 @@ pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, which has python3-seccomp (tests/apt.txt)
 NOBODY = 65534
-NOTEBOOKS = ["book/ch01_cidr.ipynb", "labs/lab01_cidr.ipynb"]  # the cheapest that build worlds
+# A chapter and a lab of each world kind, about 80 s in all: Docker's bridge (chapter 3), its NAT
+# with walks (lab 3), flannel's UDP daemon with etcd (lab 5), its VXLAN daemon with the store (lab 6).
+# `make test-uml` runs every notebook (about 5 minutes on 2 cores, too long for `make test`).
+NOTEBOOKS = ["book/ch03_docker_bridge.ipynb", "labs/lab03_docker.ipynb", "labs/lab05_flannel_udp.ipynb",
+             "labs/lab06_flannel_vxlan.ipynb"]
+if os.environ.get("NETLAB_TEST_UML_ALL"):
+    NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for d in ("book", "labs") for p in (ROOT / d).glob("*.ipynb"))
 
 # Docker's default profile (moby/profiles/seccomp/default.json) for a container without
 # CAP_SYS_ADMIN, as far as namespaces go: these calls fail with EPERM, clone may not ask for a new
@@ -148,14 +155,43 @@ def shown(nb) -> list[str]:
     return cells
 
 
+# Two differences are real, said on the pages where they show, and left out of the comparison
+# here (everything else is compared as it is):
+# 1. Debian's UML kernel is built with CONFIG_BRIDGE_VLAN_FILTERING, the kernel the pages ran on
+#    without: every bridge port joins the default VLAN 1 even with filtering off (nbp_vlan_init),
+#    and __vlan_add (net/bridge/br_vlan.c) gives each port's and the bridge's own MAC a local FDB
+#    entry in it, so `bridge fdb show` lists those entries twice, once with `vlan 1` (chapters 3, 6).
+# 2. The UML kernel has no nf_tables for IPv4, so its worlds run iptables-legacy, which counts the
+#    packets a built-in chain's policy takes. iptables-nft before 1.8.10 (Debian 12 has 1.8.9)
+#    creates built-in chains without counters (fixed upstream by "nft: Create builtin chains with
+#    counters enabled"), so the committed pages show `policy ACCEPT 0 packets, 0 bytes` and walks
+#    name no policy counter (chapter 4).
+VLAN1_LOCAL = re.compile(r"^(\S+) dev (\S+) vlan 1 master (\S+) permanent\n(?=\1 dev \2 master \3 permanent$)", re.M)
+POLICY = re.compile(r"^(Chain \S+ \(policy \w+ )(\d+ packets, \d+ bytes)\)$", re.M)
+WALK_POLICY = re.compile(r"^ +iptables -t \w+: \S+ policy \w+ \[\d+:\d+ -> \d+:\d+\]\n", re.M)
+
+
+def without_known_differences(committed: str, uml: str) -> tuple[str, str]:
+    """COMMITTED and UML with the two differences above taken out, and only those: the extra lines
+    are dropped only where UML prints them, and the policy counters only where the committed page
+    shows the zeros iptables-nft 1.8.9 always prints."""
+    uml = VLAN1_LOCAL.sub("", uml)
+    if all(m.group(2) == "0 packets, 0 bytes" for m in POLICY.finditer(committed)):
+        committed, uml = (POLICY.sub(r"\1(counters)", t) for t in (committed, uml))
+    if not WALK_POLICY.search(committed):
+        uml = WALK_POLICY.sub("", uml)
+    return committed, uml
+
+
 def test_notebooks_run_live_in_uml_where_namespaces_are_forbidden(scratch):
-    """A chapter and a lab, executed as on mybinder.org: their outputs are the committed ones, live."""
+    """Notebooks executed as on mybinder.org: their outputs are the committed ones, live."""
     kernel_or_fail()
     out = scratch / "out"
     out.mkdir(parents=True)
     os.chown(out, NOBODY, NOBODY)
     t0 = time.monotonic()
-    proc = sandbox(scratch, [sys.executable, "-I", "-c", RUNNER, str(out)] + [str(ROOT / n) for n in NOTEBOOKS])
+    proc = sandbox(scratch, [sys.executable, "-I", "-c", RUNNER, str(out)] + [str(ROOT / n) for n in NOTEBOOKS],
+                   timeout=120 + 150 * len(NOTEBOOKS))
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, f"the sandboxed run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     facts = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -165,6 +201,7 @@ def test_notebooks_run_live_in_uml_where_namespaces_are_forbidden(scratch):
     assert facts["unshare -Urn true"][0] != 0 and "Operation not permitted" in facts["unshare -Urn true"][1]
     assert facts["/dev/shm MiB"] == 64 and facts["TMPDIR"] not in ("", "tmpfs"), facts
     assert facts["probe"].startswith("uml: not root (uid 65534) and unprivileged user namespaces are refused")
+    differ = []
     for name in NOTEBOOKS:
         committed = nbformat.read(ROOT / name, as_version=4)
         ran = nbformat.read(out / Path(name).name, as_version=4)
@@ -175,8 +212,11 @@ def test_notebooks_run_live_in_uml_where_namespaces_are_forbidden(scratch):
             if PROBE_LINE.match(a):  # `print(netlab.probe())` names this machine's mode: uml here
                 assert b.startswith("uml: "), b
                 a, b = PROBE_LINE.sub("", a, 1), PROBE_LINE.sub("", b, 1)
-            assert a == b, f"{name}, code cell {i}: committed output\n{a}\nbut in UML\n{b}"
-        assert len(want) == len(got)
+            a, b = without_known_differences(a, b)
+            if a != b:
+                differ.append(f"{name}, code cell {i}: committed output\n{a}\nbut in UML\n{b}")
+        assert len(want) == len(got), name
+    assert not differ, "\n\n".join(differ)
 
 
 # ------------------------------------------------------------------ the probe names what is missing
