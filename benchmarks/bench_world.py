@@ -8,8 +8,9 @@ and the naive one-process-per-command build beside the batched one; one run() ro
 
 Then the same in User-mode Linux worlds (netlab.engine.uml; where the kernel is installed), as a machine
 that forbids namespaces runs them: start-to-ready (a kernel boot each), the VXLAN topology build,
-one run() round trip, and each lab notebook end to end (``--labs`` for all of them; by default
-lab01). Run it as root or not: UML needs no privileges.
+one run() round trip, and every lab notebook end to end (nbclient, a fresh kernel each, outputs
+not compared: tests/test_world_uml.py does that). ``--uml`` measures the UML part alone. Run it as
+root or not: UML needs no privileges.
 """
 
 from __future__ import annotations
@@ -122,9 +123,8 @@ def run_notebook(path: str) -> float:
 
 def main():
     p = probe()
-    all_labs = sorted(glob.glob(os.path.join(ROOT, "labs", "lab*.ipynb")))
-    labs = all_labs if "--labs" in sys.argv else all_labs[:1]
-    if p.mode in ("none", "uml"):
+    labs = sorted(glob.glob(os.path.join(ROOT, "labs", "lab*.ipynb")))
+    if p.mode in ("none", "uml") or "--uml" in sys.argv:
         rows = uml_rows(labs)
         print(f"mode: {p}; kernel {os.uname().release}; {os.cpu_count()} CPUs")
         return report(rows)
