@@ -47,9 +47,13 @@ LINUX_REBOOT_CMD_POWER_OFF = 0x4321FEDC
 # each, about 0.1 s apiece in UML. ipv6 must be loaded: it is built into the kernels the committed
 # outputs come from, and a node's IPv6 sysctls must exist when the world is built. The others are
 # what the labs use: veth, bridge, VXLAN, TUN, and Docker's and flannel's NAT rules (MASQUERADE,
-# DNAT, addrtype, tcp, conntrack). Anything else the kernel still loads on demand through modprobe.
-PRELOAD = ["ipv6", "veth", "bridge", "vxlan", "tun", "ip_tables", "iptable_filter", "iptable_nat",
-           "xt_MASQUERADE", "xt_nat", "xt_addrtype", "xt_tcpudp", "xt_conntrack"]
+# DNAT, addrtype, tcp, conntrack). br_netfilter too, for the same reason as ipv6: it is built into
+# those kernels (and dockerd loads it on every Docker node), so frames bridged between two
+# containers pass conntrack; without it the reply to a container that reached another through a
+# published port (chapter 4's DNAT from docker0 back into docker0) skips the reverse translation
+# and the connection is refused. Anything else the kernel still loads on demand through modprobe.
+PRELOAD = ["ipv6", "veth", "bridge", "br_netfilter", "vxlan", "tun", "ip_tables", "iptable_filter",
+           "iptable_nat", "xt_MASQUERADE", "xt_nat", "xt_addrtype", "xt_tcpudp", "xt_conntrack"]
 
 libc = ctypes.CDLL(None, use_errno=True)
 
