@@ -51,13 +51,12 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
+from ..packets.flannel import DEFAULT_PORT, ENCAP_OVERHEAD
 from .subnet import Daemon, FlannelError
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
-DEFAULT_PORT = 8285
-ENCAP_OVERHEAD = 28  # outer IPv4 header (20) + UDP header (8)
 SOCKET_BUFFER = 4 * 1024 * 1024  # bytes asked for SO_RCVBUF/SO_SNDBUF (the kernel's default is 208 KiB)
 TXQUEUELEN = 5000  # packets flannel0 may queue for the daemon (a TUN device's default is 500)
 ETH_P_IP = 0x0800

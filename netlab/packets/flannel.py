@@ -7,7 +7,8 @@ flannel's UDP backend adds no header of its own: the UDP payload *is* the origin
 
 from __future__ import annotations
 
-from ..flannel.udp import DEFAULT_PORT, ENCAP_OVERHEAD
+DEFAULT_PORT = 8285  # flannel-io/flannel pkg/backend/udp/udp_amd64.go: defaultPort
+ENCAP_OVERHEAD = 28  # outer IPv4 header (20) + UDP header (8)
 
 
 def bind_flannel_udp(port: int = DEFAULT_PORT) -> None:
