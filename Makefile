@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: book test fresh-check execute record bench sysdeps clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt tests/requirements-instructor.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r tests/requirements-instructor.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -20,8 +20,10 @@ sysdeps:
 	bash scripts/install_system_packages.sh binder/apt.txt tests/apt.txt
 
 # Build the site from the committed notebook outputs (nothing is executed), warnings are errors.
+# Its Labs part shows the learners' blank copies, written to student/ from labs/ first.
 book: sysdeps $(STAMP)
 	bash scripts/fetch_widget_js.sh
+	$(PY) scripts/make_student_labs.py >/dev/null
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --all --quiet
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
@@ -32,6 +34,12 @@ book: sysdeps $(STAMP)
 test: book
 	$(PY) -m pytest -p no:cacheprovider -rfEs --durations=15 -n 2 --dist loadfile \
 		tests --nbval book labs --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# nbgrader's autograde of every lab, the solutions and a blank copy each (`make test` grades
+# lab01 and lab05, one of each kind of world: all five take minutes). Run as root.
+.PHONY: test-nbgrader
+test-nbgrader: $(STAMP)
+	NETLAB_GRADE_ALL=1 $(PY) -m pytest -p no:cacheprovider -rfEs tests/test_nbgrader.py
 
 # What CI does: a fresh clone of HEAD, `make book` and `make test` there, each one's wall time.
 fresh-check:
@@ -49,5 +57,5 @@ bench: sysdeps $(STAMP)
 	$(PY) benchmarks/bench_world.py
 
 clean:
-	rm -rf _build book/_static/embed-amd.js book/_static/require.js book/_static/.widget-js-version \
+	rm -rf _build student book/_static/embed-amd.js book/_static/require.js book/_static/.widget-js-version \
 		book/_static/*.woff* book/_static/*.ttf book/_static/*.eot book/_static/????????????????????.svg

@@ -49,7 +49,8 @@ _lazy("calc.routetable", "SEED_ROUTE_TABLES=SEED_TABLES", "RouteTable", "detect_
 _lazy("calc.route_lookup", "Candidate", "Lookup", "lookup_route=lookup")
 _lazy("calc.route_widgets", "render_route_lookup", "route_lookup_explorer")
 # Chapters 3 and 4: the Docker bridge built by hand, NAT, the seed's checklist, the bridge explorer.
-_lazy("docker.bridge", "diagnose_docker=diagnose", "docker_node", "docker_two_nodes")
+_lazy("docker.bridge", "docker_node", "docker_two_nodes")
+_lazy("docker.proxy", "published_port_paths", "start_docker_proxy")
 _lazy("docker.widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bridge_snapshot", "bridge_walk", "observe_ports")
 # The packet walk: one packet hop by hop with the kernel's decisions, its drawings and widget.
 _lazy("walk.model", "Hop", "Walk", "WalkError")
@@ -58,13 +59,20 @@ _lazy("walk.draw", "draw_walk", "header_stack")
 _lazy("walk.scene", "draw_topology")
 _lazy("walk.widgets", "walk_explorer")
 # Chapters 5 and 6: Flannel (lease store, daemons, lab helpers) and chapter 5's widgets.
-_lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead",
-      "compare_packets=compare")
+_lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead")
 _lazy("flannel.widgets", "encapsulation_explorer", "lease_table")
 # Chapter 6: VXLAN frames (built, read, their overhead), the chapter's widgets and its header-stack figure.
 _lazy("packets.vxlan", "build_vxlan_frame=build_frame", "dissect_vxlan=dissect", "vxlan_overhead=overhead")
 _lazy("flannel.vxlan_widgets", "header_stack_image", "vxlan_frame_builder=frame_builder",
       "vxlan_tables_view=tables_view")
+# Lab checks, one vocabulary: check_<thing>(world, node, *, ...) -> Check, reading the kernel.
+_lazy("checks.network", "check_default_gateway", "check_fdb", "check_link", "check_neighbour", "check_path",
+      "check_route", "check_route_entry", "check_routers_crossed", "check_walk")
+_lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", "check_nat_rule",
+      "diagnose_docker=diagnose")
+_lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")
+# A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
+_lazy("packets.compare", "Comparison", "compare_packets")
 # Modules used as netlab.<module>.<name>.
 _SUBMODULES = {"docker", "flannel", "walk"}
 

@@ -31,5 +31,24 @@ fi
 
 echo "system packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Services a package would start must not start: docker.io's postinst runs
+# `invoke-rc.d docker start` (which, without systemd, starts dockerd from /etc/init.d) and, with
+# systemd, `deb-systemd-invoke start docker.service`; containerd's does the same. Both ask
+# /usr/sbin/policy-rc.d first, and exit code 101 means "denied" (invoke-rc.d(8)), so one is put
+# in place for the install and the machine's own (if any) is put back afterwards. The units are
+# then disabled, so none starts at the next boot either: the tests run dockerd only in a world.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+restore_policy() { if [ -n "$saved" ]; then mv "$saved" "$policy"; else rm -f "$policy"; fi; }
+trap restore_policy EXIT
+printf '#!/bin/sh\n# netlab: no service starts while test packages install\nexit 101\n' > "$policy"
+chmod 755 "$policy"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+for unit in docker.service docker.socket containerd.service; do
+    if command -v deb-systemd-helper >/dev/null && [ -e "/lib/systemd/system/$unit" ]; then
+        deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+    fi
+done
+if [ -e /etc/init.d/docker ]; then update-rc.d docker disable >/dev/null 2>&1 || true; fi

@@ -15,6 +15,7 @@ import pytest
 
 import netlab
 from netlab import kernel, magic
+from netlab.checks import network
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "labs" / "lab02_gateways.ipynb"
@@ -107,14 +108,14 @@ def test_a_reaches_b_via_c():
         ping = w.run("A", "ping -c 3 10.6.8.1").stdout
         assert ping.count("ttl=63") == 3 and "3 received, 0% packet loss" in ping
         # C owns both gateways: B's neighbour entry for 10.6.0.1 is C's eth1 MAC
-        assert kernel.check_neighbour(w, "B", "ens192", "10.6.0.1", netlab.ROUTER_C_SERVER_MAC).ok
+        assert network.check_neighbour(w, "B", ip="10.6.0.1", mac=netlab.ROUTER_C_SERVER_MAC, dev="ens192").ok
         # longest prefix, then metric, as section 2.1 shows
         w.run("A", "ip route add 10.6.8.0/24 via 10.64.1.254")
-        assert kernel.route_get(w, "A", "10.6.8.1")["gateway"] == "10.64.1.254"
-        assert kernel.route_get(w, "A", "10.6.9.1")["gateway"] == "10.64.1.1"
+        assert kernel.route_get(w, "A", "10.6.8.1").gateway == "10.64.1.254"
+        assert kernel.route_get(w, "A", "10.6.9.1").gateway == "10.64.1.1"
         w.run("A", "ip route del 10.6.8.0/24")
         w.run("A", "ip route add default via 10.64.1.254 metric 200")
-        assert kernel.route_get(w, "A", "10.6.8.1")["gateway"] == "10.64.1.1"
+        assert kernel.route_get(w, "A", "10.6.8.1").gateway == "10.64.1.1"
         assert kernel.default_gateways(w, "A") == ["10.64.1.1", "10.64.1.254"]
         # without B's default route the reply cannot leave B: silent loss at A
         w.run("B", "ip route del default")
@@ -126,7 +127,7 @@ def test_a_reaches_b_via_c():
 @pytest.mark.root
 def test_a_fails_via_d_with_ds_error():
     with netlab.World(netlab.office_network("D")) as w:
-        assert kernel.route_get(w, "A", "10.6.8.1")["gateway"] == "10.64.1.254"
+        assert kernel.route_get(w, "A", "10.6.8.1").gateway == "10.64.1.254"
         r = w.run("D", "ip route get 10.6.8.1", check=False)
         assert r.returncode != 0 and r.stderr == "RTNETLINK answers: Network is unreachable\n"
         with w.capture("A", "en0", "icmp") as cap:
@@ -183,8 +184,8 @@ def test_four_routers_give_ttl_60_and_traceroute_lists_them():
     with netlab.World(netlab.router_chain(4)) as w:
         ping = w.run("A", "ping -c 3 10.6.8.1").stdout
         assert ping.count("ttl=60") == 3
-        assert kernel.trace_hops(w, "A", "10.6.8.1") == CHAIN_HOPS
-        assert kernel.check_routers_crossed(w, "A", "10.6.8.1", 4).ok
+        assert network.trace_hops(w, "A", "10.6.8.1") == CHAIN_HOPS
+        assert network.check_routers_crossed(w, "A", dst="10.6.8.1", answer=4).ok
         tracepath = w.run("A", "tracepath -n 10.6.8.1").stdout
         assert "reached" in tracepath and "hops 5 back 5" in tracepath
         links = [("A", "en0"), ("r1", "eth1"), ("r2", "eth1"), ("r3", "eth1"), ("B", "ens192")]
@@ -201,13 +202,13 @@ def test_lab_part_a_checks_fail_before_and_pass_after_the_fix():
     sol = _solutions()
     with netlab.World(netlab.office_network(via="D", vm_gateway=False)) as w:
         def checks():
-            return [kernel.check_default_gateway(w, "A", "10.64.1.1"),
-                    kernel.check_route(w, "A", "10.6.8.1", via="10.64.1.1", dev="en0"),
-                    kernel.check_default_gateway(w, "B", "10.6.0.1"),
-                    kernel.check_route(w, "B", "10.64.1.46", via="10.6.0.1", dev="ens192"),
-                    kernel.check_path(w, "A", "10.6.8.1", ["10.64.1.1", "10.6.8.1"]),
-                    kernel.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"], reply=False),
-                    kernel.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"])]
+            return [network.check_default_gateway(w, "A", gateway="10.64.1.1"),
+                    network.check_route(w, "A", dst="10.6.8.1", via="10.64.1.1", dev="en0"),
+                    network.check_default_gateway(w, "B", gateway="10.6.0.1"),
+                    network.check_route(w, "B", dst="10.64.1.46", via="10.6.0.1", dev="ens192"),
+                    network.check_path(w, "A", dst="10.6.8.1", hops=["10.64.1.1", "10.6.8.1"]),
+                    network.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"], reply=False),
+                    network.check_walk(w.trace("A", "10.6.8.1"), through=["A", "C", "B"])]
         before = checks()
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "via 10.64.1.254, not 10.64.1.1" in before[0].message
@@ -226,10 +227,10 @@ def test_lab_part_b_checks_fail_before_and_pass_after_the_fix():
     sol = _solutions()
     with netlab.World(netlab.router_chain(4, omit=[("r3", "10.64.1.0/24")])) as w:
         def checks():
-            return [kernel.check_route(w, "r3", "10.64.1.46", via="172.16.2.1", dev="eth0"),
-                    kernel.check_path(w, "A", "10.6.8.1", CHAIN_HOPS),
-                    kernel.check_routers_crossed(w, "A", "10.6.8.1", 4),
-                    kernel.check_walk(w.trace("A", "B"), through=["A", "r1", "r2", "r3", "r4", "B"])]
+            return [network.check_route(w, "r3", dst="10.64.1.46", via="172.16.2.1", dev="eth0"),
+                    network.check_path(w, "A", dst="10.6.8.1", hops=CHAIN_HOPS),
+                    network.check_routers_crossed(w, "A", dst="10.6.8.1", answer=4),
+                    network.check_walk(w.trace("A", "B"), through=["A", "r1", "r2", "r3", "r4", "B"])]
         before = checks()
         assert not any(c.ok for c in before), [str(c) for c in before]
         assert "nothing answered at hop 3" in before[1].message
@@ -239,7 +240,7 @@ def test_lab_part_b_checks_fail_before_and_pass_after_the_fix():
         assert ns["routers_crossed"] == 4
         after = checks()
         assert all(c.ok for c in after), [str(c) for c in after]
-        assert not kernel.check_routers_crossed(w, "A", "10.6.8.1", 3).ok
+        assert not network.check_routers_crossed(w, "A", dst="10.6.8.1", answer=3).ok
 
 
 @pytest.mark.root
@@ -251,11 +252,11 @@ def test_the_chapters_packet_walks():
         assert "Network is unreachable" in walk.reason
         assert [h.node for h in walk.hops][-1] == "D"
         assert walk.reply is not None and "dest-unreach" in walk.reply.hops[0].headers
-        assert kernel.check_walk(walk, through=["A", "D"], delivered=False).ok
+        assert network.check_walk(walk, through=["A", "D"], delivered=False).ok
     with netlab.World(netlab.office_network("C")) as w:
         walk = w.trace("A", "10.6.8.1")
         assert walk.delivered and walk.reply.delivered
-        assert kernel.check_walk(walk, through=["A", "office", "C", "B"]).ok
+        assert network.check_walk(walk, through=["A", "office", "C", "B"]).ok
         ttls = {h.node: h.ttl for h in walk.hops if h.direction == "out" and h.node in ("A", "C")}
         assert ttls == {"A": 64, "C": 63}
         first, last = walk.hops[0].headers, walk.hops[-1].headers
@@ -265,6 +266,6 @@ def test_the_chapters_packet_walks():
         assert walk.text() == w.trace("A", "10.6.8.1").text()  # the page's text is the same every run
     with netlab.World(netlab.router_chain(4)) as w:
         walk = w.trace("A", "B")
-        assert kernel.check_walk(walk, through=["A", "r1", "r2", "r3", "r4", "B"]).ok
+        assert network.check_walk(walk, through=["A", "r1", "r2", "r3", "r4", "B"]).ok
         assert (walk.hops[0].ttl, walk.hops[-1].ttl) == (64, 60)
         assert (walk.reply.hops[0].ttl, walk.reply.hops[-1].ttl) == (64, 60)

@@ -1,4 +1,4 @@
-"""Chapters 3 and 4: Docker's bridge and NAT built by hand (netlab.docker, netlab.docker_widgets)."""
+"""Chapters 3 and 4: Docker's bridge and NAT built by hand (netlab.docker), its checks (netlab.checks.docker)."""
 import os
 
 import pytest
@@ -46,6 +46,66 @@ def test_publish_rules_are_dockers():
     assert ("nat", "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80") in rules
 
 
+def test_both_publishing_modes_are_built_as_dockerd_builds_them():
+    """The rules and link settings tests/test_docker_engine.py checks against the real dockerd, without a kernel."""
+    proxy = docker.docker_node(publish=[("nginx-1", 8080, 80)]).node("node1")
+    plain = docker.docker_node(publish=[("nginx-1", 8080, 80)], userland_proxy=False).node("node1")
+    assert ("filter", "-P FORWARD DROP") in proxy.iptables and ("filter", "-P FORWARD DROP") in plain.iptables
+    assert [r for r in proxy.iptables if r[0] == "filter"] == [r for r in plain.iptables if r[0] == "filter"]
+    assert ("filter", "-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT") \
+        in proxy.iptables
+    assert ("nat", "-A DOCKER -i docker0 -j RETURN") in proxy.iptables
+    assert ("nat", "-A DOCKER -i docker0 -j RETURN") not in plain.iptables
+    assert ("nat", "-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80") in plain.iptables
+    assert ("net.ipv4.conf.docker0.route_localnet", "1") in plain.sysctls
+    assert not any("route_localnet" in k for k, _ in proxy.sysctls)
+    assert [i.hairpin for i in plain.interfaces.values() if i.master] == [True, True]
+    assert not any(i.hairpin for i in proxy.interfaces.values())
+    assert {i.txqueuelen for n, i in plain.interfaces.items() if n != "eth0"} == {0}
+    assert proxy.interfaces["docker0"].broadcast
+    # dockerd --ip-forward=false keeps FORWARD's policy; --iptables=false adds no rule in any table
+    assert ("filter", "-P FORWARD DROP") not in docker.docker_node(ip_forward=False).node("node1").iptables
+    assert docker.docker_node(nat=False, userland_proxy=False).node("node1").iptables == []
+    script = docker.docker_node(userland_proxy=False).script()
+    for line in ("ip -n node1 link set dev docker0 txqueuelen 0", "ip -n node1 addr add 172.17.0.1/16 brd + dev docker0",
+                 "ip -n node1 link set dev veth9c02e56 type bridge_slave hairpin on",
+                 "ip netns exec node1 iptables -t filter -P FORWARD DROP"):
+        assert line in script.splitlines()
+
+
+def test_hairpin_needs_a_bridge_port():
+    t = netlab.engine.topology.Topology("t")
+    t.add_node("a")
+    t.add_node("b")
+    with pytest.raises(netlab.engine.topology.TopologyError, match="hairpin is a bridge port's setting"):
+        t.add_link(netlab.engine.topology.End("a", "eth0", hairpin=True), "b:eth0")
+    with pytest.raises(netlab.engine.topology.TopologyError, match="txqueuelen"):
+        t.add_bridge("a", "br0", txqueuelen=-1)
+
+
+@root
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_the_proxy_relays_as_docker_proxy_does(proto):
+    """docker-proxy's two protocols: the container sees the proxy (172.17.0.1) as its client."""
+    with netlab.World(docker.docker_node(publish=[("nginx-1", 8080, 80)]), name="test_docker_proxy") as w:
+        kind = "SOCK_STREAM" if proto == "tcp" else "SOCK_DGRAM"
+        # a UDP reply leaves the proxy's unbound-address socket with the route's source, docker0's
+        address = "10.168.0.2" if proto == "tcp" else "172.17.0.1"
+        serve = ("import socket\ns = socket.socket(type=socket.%s)\ns.bind(('0.0.0.0', 80))\n"
+                 "if s.type == socket.SOCK_STREAM:\n    s.listen()\n    while True:\n        c, peer = s.accept()\n"
+                 "        c.recv(100); c.sendall(f'from {peer[0]}'.encode()); c.close()\n"
+                 "while True:\n    data, peer = s.recvfrom(100); s.sendto(f'from {peer[0]}'.encode(), peer)\n") % kind
+        w.start("nginx-1", ["python3", "-c", serve], name="server")
+        names = netlab.start_docker_proxy(w, "172.17.0.2", 8080, 80, proto=proto)
+        assert names == [f"docker-proxy-{proto}-v4-8080"]
+        ask = ("import socket, time\nfor i in range(40):\n    s = socket.socket(type=socket.%s); s.settimeout(0.5)\n"
+               "    try:\n        s.connect(('%s', 8080)); s.send(b'hello'); got = s.recv(100).decode()\n"
+               "    except OSError:\n        got = ''\n"
+               "    if got:\n        print(got); break\n    time.sleep(0.1)\n") % (kind, address)  # until the server listens
+        got = w.run("nginx-2", ["python3", "-c", ask]).stdout
+        assert got.strip() == "from 172.17.0.1"
+
+
 def test_bridge_walk_floods_broadcast_and_unknown_unicast():
     snap = BridgeSnapshot.from_dict(SNAP)
     hops, fdb = bridge_walk(snap, "nginx-1", "nginx-2")
@@ -78,9 +138,10 @@ def test_conntrack_parser_and_formatter():
 
     class W:
         def run(self, node, cmd, check=True):
+            assert (node, cmd) == ("node1", "conntrack -L")
             return netlab.CommandResult(node, cmd, line + "\n", "", 0)
-    e = docker.conntrack_entries(W())[0]
-    assert e["state"] == "TIME_WAIT" and e["original"]["dport"] == "8080" and e["reply"]["src"] == "172.17.0.2"
+    e = netlab.kernel.conntrack(W(), "node1")[0]
+    assert e.state == "TIME_WAIT" and e.original["dport"] == "8080" and e.reply["src"] == "172.17.0.2"
     text = docker.format_conntrack([e])
     assert "40000" not in text and "sport=80" in text and "[ASSURED]" in text
 
@@ -104,7 +165,7 @@ def test_the_seeds_own_commands_run_live(world):
     route_n = world.run("nginx-1", "route -n").stdout
     assert route_n == netlab.parse_routes(world.run("nginx-1", "ip -j route").stdout).text("linux-route")
     ifconfig = world.run("nginx-1", ["sh", "-c", "ifconfig eth0 | head -3"]).stdout
-    assert "inet 172.17.0.2  netmask 255.255.0.0  broadcast 0.0.0.0" in ifconfig
+    assert "inet 172.17.0.2  netmask 255.255.0.0  broadcast 172.17.255.255" in ifconfig  # Docker 20.10: brd from netlink
     assert "ether 02:42:ac:11:00:02" in ifconfig and "flags=4163<UP,BROADCAST,RUNNING,MULTICAST>" in ifconfig
 
 
@@ -120,7 +181,7 @@ def test_bridge_model_matches_kernel(world):
     seen = netlab.observe_ports(world, "nginx-1", "172.17.0.3", ping="ping -c 1 -W 1 -e 1")
     assert [ports for _, ports in seen] == [sorted(p for p in h.out_ports + [h.in_port] if p != "docker0")
                                             for h in hops]
-    assert docker.check_fdb(world, "node1", "docker0", "02:42:ac:11:00:02", "veth9c02e56")
+    assert netlab.check_fdb(world, "node1", mac="02:42:ac:11:00:02", bridge="docker0", port="veth9c02e56")
 
 
 @root
@@ -129,18 +190,18 @@ def test_frames_match_scapy(world):
     with world.capture("nginx-1", "eth0", "arp or icmp") as cap:
         world.run("nginx-1", "ping -c 1 -W 1 -e 1 172.17.0.3")
     built = docker.echo_frames("172.17.0.2", "172.17.0.3")
-    results = [docker.match_kernel_frame(p, built[k])[0] for p, k in zip(cap.packets, built)]
+    results = [netlab.compare_packets(p, built[k]).equal for p, k in zip(cap.packets, built)]
     assert results == [True, True, True, True]
     wrong = docker.echo_frames("172.17.0.2", "172.17.0.3", src_mac="02:42:ac:11:00:09")
-    assert not docker.match_kernel_frame(cap.packets[0], wrong["arp_request"])[0]
+    assert not netlab.compare_packets(cap.packets[0], wrong["arp_request"]).equal
 
 
 @root
 def test_masquerade_counters_and_rewrite(world):
-    before = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    before = {r.text: r.packets for r in netlab.kernel.iptables_rules(world, "node1", "nat")}[docker.MASQUERADE_RULE]
     with world.capture("node1", "eth0", "icmp") as cap:
         world.run("nginx-1", "ping -c 1 -W 1 -e 31 10.168.0.3")
-    after = {r["rule"]: r["packets"] for r in docker.nat_rules(world)}[docker.MASQUERADE_RULE]
+    after = {r.text: r.packets for r in netlab.kernel.iptables_rules(world, "node1", "nat")}[docker.MASQUERADE_RULE]
     assert after == before + 1
     assert [p["IP"].src for p in cap.packets] == ["10.168.0.2", "10.168.0.3"]
 
@@ -150,7 +211,7 @@ def test_published_port_serves_http(world):
     docker.start_http_server(world, "nginx-1")
     assert world.run("node2", "curl -s -m 2 http://10.168.0.2:8080/").stdout.strip() == "Welcome to nginx-1"
     rule = docker.publish_rules("172.17.0.2", 8080, 80)[1][1]
-    assert docker.check_nat_rule(world, "node1", rule, min_packets=1)
+    assert netlab.check_nat_rule(world, "node1", rule=rule, min_packets=1)
 
 
 @root

@@ -290,7 +290,7 @@ def test_lease_layout_and_seed_outputs(world):
     link = json.loads(world.run("node1", "ip -j -d link show dev flannel0").stdout)[0]
     assert link["mtu"] == 1500 - 28 and link["linkinfo"]["info_kind"] == "tun"
     assert link["linkinfo"]["info_data"]["pi"] is False  # IFF_NO_PI
-    assert netlab.kernel.route_get(world, "node1", "100.96.2.3")["dev"] == "flannel0"
+    assert netlab.kernel.route_get(world, "node1", "100.96.2.3").dev == "flannel0"
 
 
 @pytest.mark.root
@@ -321,7 +321,7 @@ def test_captured_datagram_matches_scapy(world):
     assert outer[UDP][IP].src == "100.96.1.2" and outer[UDP][IP].dst == "100.96.2.3"
     assert len(outer[IP]) == len(inner[IP]) + 28
     built = packets.encapsulate(inner, "10.168.0.2", "10.168.0.3")
-    lines = packets.compare(outer, built)
+    lines = netlab.compare_packets(outer, built, encapsulation="udp").lines
     bad = [l for l in lines if not l.startswith("=") and not (l.startswith("~") and "chksum" in l)]
     assert not bad and "identical byte for byte" in lines[-1], "\n".join(lines)
 
@@ -446,7 +446,7 @@ def test_veth_standin_carries_packets_like_tun():
         before = flannel.counters(w, "node1")
         r = w.run("container-1", "ping -c 2 -i 0.2 -W 2 100.96.2.3")
         assert "2 received" in r.stdout and "ttl=60" in r.stdout
-        assert flannel.lab.check_counters(before, flannel.counters(w, "node1"), packets=2)
+        assert netlab.check_counters(before, flannel.counters(w, "node1"), packets=2)
         # TCP too: the stand-in's offloads are off, so no 64 KiB chunk or half-made checksum gets through.
         w.start("container-2", "iperf3 -s -1", name="iperf3")
         for _ in range(100):
@@ -456,7 +456,7 @@ def test_veth_standin_carries_packets_like_tun():
         assert out["end"]["sum_received"]["bytes"] > 1_000_000
         with w.capture("lan", "br0", "udp port 8285") as cap:
             w.run("container-1", "ping -c 1 -W 2 100.96.2.3")
-        assert flannel.lab.check_datagram(cap.packets, "10.168.0.2", "10.168.0.3", "100.96.1.2", "100.96.2.3")
+        assert netlab.check_datagram(cap.packets, outer=("10.168.0.2", "10.168.0.3"), inner=("100.96.1.2", "100.96.2.3"))
 
 
 @pytest.mark.root
@@ -467,11 +467,11 @@ def test_flannel0_is_tun_as_root(world):
 
 
 def test_lab_checks_say_what_is_wrong():
-    assert not flannel.lab.check_counters({"tun_reads": 0}, {"tun_reads": 3}, packets=1)
-    ok = flannel.lab.check_counters({}, {"tun_reads": 3, "udp_sends": 3, "udp_recvs": 3, "tun_writes": 3}, 3)
+    assert not netlab.check_counters({"tun_reads": 0}, {"tun_reads": 3}, packets=1)
+    ok = netlab.check_counters({}, {"tun_reads": 3, "udp_sends": 3, "udp_recvs": 3, "tun_writes": 3}, packets=3)
     assert ok and "tun_reads +3" in ok.message
-    assert "no flannel datagram at all" in flannel.lab.check_datagram([], "10.168.0.4", "10.168.0.2",
-                                                                        "100.96.3.4", "100.96.1.2").message
+    assert "no flannel datagram at all" in netlab.check_datagram([], outer=("10.168.0.4", "10.168.0.2"),
+                                                                 inner=("100.96.3.4", "100.96.1.2")).message
 
 
 # ------------------------------------------------------------------ one set of measured figures per build

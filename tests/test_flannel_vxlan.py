@@ -100,8 +100,8 @@ def test_dissect_binds_locally_on_4789_frames_too():
 
 def test_compare_names_differences():
     a, b = _frame(), _frame(sport=40001)
-    assert vxlan.compare_frames(a, a)[0].endswith("identical byte for byte")
-    assert "outer UDP source port" in vxlan.compare_frames(a, b)[0]
+    assert netlab.compare_packets(a, a, encapsulation="vxlan").lines[0].endswith("identical byte for byte")
+    assert "outer UDP source port" in netlab.compare_packets(a, b, encapsulation="vxlan").lines[0]
 
 
 def test_topology_is_the_seeds():
@@ -206,27 +206,27 @@ def test_node_leaving_removes_its_entries(world):
 @pytest.mark.root
 def test_lab_checks_fail_then_pass():
     with netlab.World(netlab.flannel_vxlan_nodes(3), name="t_vxlan_checks") as w:
-        assert not vxlan.check_vtep(w, "node3", local="10.168.0.4")
+        assert not netlab.check_vtep(w, "node3", local="10.168.0.4")
         w.run("node3", "ip link add flannel.1 type vxlan id 2 local 10.168.0.4 dev eth0 dstport 8472")
-        c = vxlan.check_vtep(w, "node3", local="10.168.0.4")
+        c = netlab.check_vtep(w, "node3", local="10.168.0.4")
         assert not c and "VNI 2" in c.message and "learning on" in c.message
         w.run("node3", "ip link del flannel.1")
         w.run("node3", "ip link add flannel.1 type vxlan id 1 local 10.168.0.4 dev eth0 nolearning dstport 8472")
         w.run("node3", "ip link set flannel.1 mtu 1450 up")
-        assert vxlan.check_vtep(w, "node3", local="10.168.0.4")
+        assert netlab.check_vtep(w, "node3", local="10.168.0.4")
         mac = flannel.SEED_VTEP_MAC
-        assert not vxlan.check_fdb(w, "node3", mac, "10.168.0.3")
+        assert not netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3")
         w.run("node3", f"bridge fdb add {mac} dev flannel.1 dst 10.168.0.2 self permanent")
-        assert "not 10.168.0.3" in vxlan.check_fdb(w, "node3", mac, "10.168.0.3").message
+        assert "not 10.168.0.3" in netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3").message
         w.run("node3", f"bridge fdb replace {mac} dev flannel.1 dst 10.168.0.3 self permanent")
-        assert vxlan.check_fdb(w, "node3", mac, "10.168.0.3")
+        assert netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3")
         w.run("node3", f"ip neigh add 10.1.16.0 lladdr {mac} dev flannel.1 nud reachable")
-        assert "not permanently" in vxlan.check_neighbour(w, "node3", "10.1.16.0", mac).message
+        assert "not permanently" in netlab.check_neighbour(w, "node3", ip="10.1.16.0", mac=mac, dev="flannel.1", permanent=True).message
         w.run("node3", f"ip neigh replace 10.1.16.0 lladdr {mac} dev flannel.1 nud permanent")
-        assert vxlan.check_neighbour(w, "node3", "10.1.16.0", mac)
-        assert not vxlan.check_route(w, "node3", "10.1.16.0/24", "10.1.16.0")
+        assert netlab.check_neighbour(w, "node3", ip="10.1.16.0", mac=mac, dev="flannel.1", permanent=True)
+        assert not netlab.check_route_entry(w, "node3", subnet="10.1.16.0/24", gateway="10.1.16.0", dev="flannel.1")
         w.run("node3", "ip route add 10.1.16.0/24 via 10.1.16.0 dev flannel.1 onlink")
-        assert vxlan.check_route(w, "node3", "10.1.16.0/24", "10.1.16.0")
+        assert netlab.check_route_entry(w, "node3", subnet="10.1.16.0/24", gateway="10.1.16.0", dev="flannel.1")
 
 
 def test_frame_builder_widget():

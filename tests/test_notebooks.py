@@ -47,8 +47,13 @@ def test_widget_state_is_saved_for_every_displayed_widget(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_is_in_the_table_of_contents(path):
+    """A chapter is listed as itself; a lab (the instructor's copy) as its learners' copy in student/,
+    which scripts/make_student_labs.py writes before the site is built."""
     toc = (ROOT / "_toc.yml").read_text()
     entry = path.relative_to(ROOT).with_suffix("").as_posix()
+    if entry.startswith("labs/"):
+        assert "file: labs/" not in toc, "the site's Labs part shows the learners' copies, not labs/"
+        entry = f"student/{path.stem}"
     assert f"file: {entry}\n" in toc or f"root: {entry}\n" in toc, f"{entry} is not in _toc.yml"
 
 
@@ -77,11 +82,14 @@ def test_student_labs_lose_solutions_and_outputs():
         nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\nanswer = '10.233.64.0'\n### END SOLUTION\ncheck(answer)",
                                   execution_count=1, outputs=[nbformat.v4.new_output("stream", text="ok")]),
         nbformat.v4.new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause of the mask.\n### END SOLUTION"),
+        nbformat.v4.new_markdown_cell("# Lab\n\n**For instructors.** This is the instructor's copy,\nexecuted."
+                                      "\n\nRun the cells in order."),
     ])
     out = student.student_version(nb)
     assert out.cells[0].source == "x = 1\n# YOUR CODE HERE\nraise NotImplementedError()\ncheck(answer)"
     assert out.cells[0].outputs == [] and out.cells[0].execution_count is None
     assert out.cells[1].source == "Why?\n\nYOUR ANSWER HERE"
+    assert out.cells[2].source == "# Lab\n\nRun the cells in order."
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "labs").glob("*.ipynb")), ids=lambda p: p.name)

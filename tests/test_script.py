@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from netlab import End, Topology, TopologyError, World, kernel, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
+from netlab import End, Topology, TopologyError, World, check_link, flannel_vxlan, office_network, pc_pair, pc_pair_with_router
 from netlab.docker.bridge import docker_node
 from netlab.engine.build import build_plan
 
@@ -162,7 +162,7 @@ def test_a_cable_made_by_hand_completes_the_world():
     with World(topo, name="by_engine") as engine:
         want = settled_state(engine, topo)
     with World(topo, name="by_hand", leave_out="pc1:eth0") as w:
-        first = kernel.check_link(w, "pc1", "eth0")
+        first = check_link(w, "pc1", dev="eth0")
         assert not first and "pc1 has no eth0: create the pair with `ip link add eth0 netns pc1" in first.message
         steps = [("pc1", "ip link add eth0 address 02:42:c0:a8:00:03 type veth"
                          " peer name port1 netns lan address 02:0f:32:75:c3:35", "lacks 192.168.0.3/26"),
@@ -172,9 +172,9 @@ def test_a_cable_made_by_hand_completes_the_world():
                  ("lan", "ip link set port1 up", None)]
         for node, command, missing in steps:
             w.run(node, command)
-            check = kernel.check_link(w, "pc1", "eth0")
+            check = check_link(w, "pc1", dev="eth0")
             assert bool(check) is (missing is None) and (missing is None or missing in check.message), check
         assert settled_state(w, topo, want) == want
     with World(docker_node(), name="by_hand", leave_out="nginx-2:eth0") as w:
-        assert "node1 has no veth49a9513" in kernel.check_link(w, "node1", "veth49a9513").message
+        assert "node1 has no veth49a9513" in check_link(w, "node1", dev="veth49a9513").message
         assert "route" not in w.run("nginx-2", "ip route").stdout

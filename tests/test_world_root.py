@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from netlab import (GATEWAY_MAC, BuildError, CommandError, End, Topology, World, WorldError, flannel_vxlan, kernel,
-                    pc_pair, pc_pair_with_router)
+from netlab import (GATEWAY_MAC, BuildError, CommandError, End, Topology, World, WorldError, check_neighbour,
+                    check_route, check_routers_crossed, check_walk, flannel_vxlan, kernel, pc_pair, pc_pair_with_router)
 
 pytestmark = pytest.mark.root
 
@@ -37,7 +37,7 @@ def test_pc_pair_network_unreachable():
         r = w.run("pc1", "ip route get 192.168.0.192", check=False)
         assert r.stderr == "RTNETLINK answers: Network is unreachable\n"
         assert kernel.route_get(w, "pc1", "192.168.0.192") is None
-        check = kernel.check_route(w, "pc1", "192.168.0.192", via="192.168.0.1")
+        check = check_route(w, "pc1", dst="192.168.0.192", via="192.168.0.1")
         assert not check.ok and "pc1 has no route to 192.168.0.192" in check.message
         with pytest.raises(CommandError) as e:
             w.run("pc1", "ping -c 1 -W 1 192.168.0.192")
@@ -50,23 +50,23 @@ def test_pc_pair_network_unreachable():
 def test_pc_pair_same_subnet_pings():
     with World(pc_pair("192.168.0.4/26")) as w:
         assert "1 received" in w.ping("pc1", "192.168.0.4").stdout
-        assert kernel.check_route(w, "pc1", "192.168.0.4", dev="eth0").ok
+        assert check_route(w, "pc1", dst="192.168.0.4", dev="eth0").ok
 
 
 def test_router_forwards():
     with World(pc_pair_with_router()) as w:
         r = w.run("pc1", "ping -c 1 -W 1 192.168.0.192")
         assert "ttl=63" in r.stdout  # one router on the way
-        assert kernel.route_get(w, "pc1", "192.168.0.192")["gateway"] == "192.168.0.1"
-        assert kernel.check_route(w, "pc1", "192.168.0.192", via="192.168.0.1", dev="eth0").ok
-        bad = kernel.check_route(w, "pc1", "192.168.0.192", via="192.168.0.2")
+        assert kernel.route_get(w, "pc1", "192.168.0.192").gateway == "192.168.0.1"
+        assert check_route(w, "pc1", dst="192.168.0.192", via="192.168.0.1", dev="eth0").ok
+        bad = check_route(w, "pc1", dst="192.168.0.192", via="192.168.0.2")
         assert not bad and "via 192.168.0.1" in bad.message
         assert w.run("r1", "sysctl -n net.ipv4.ip_forward").stdout == "1\n"
-        assert kernel.routes(w, "pc1")[0] == {"dst": "default", "gateway": "192.168.0.1", "dev": "eth0", "flags": []}
+        assert kernel.routes(w, "pc1")[0] == kernel.Route("default", "192.168.0.1", "eth0")
         assert kernel.addresses(w, "r1")["eth1"] == ["192.168.0.193/26"]
         nb = kernel.neighbours(w, "pc1")
-        assert nb[0]["dst"] == "192.168.0.1" and nb[0]["lladdr"] == GATEWAY_MAC
-        assert kernel.check_neighbour(w, "pc1", "eth0", "192.168.0.1", GATEWAY_MAC).ok
+        assert nb[0].dst == "192.168.0.1" and nb[0].lladdr == GATEWAY_MAC
+        assert check_neighbour(w, "pc1", ip="192.168.0.1", mac=GATEWAY_MAC, dev="eth0").ok
 
 
 def test_docker0_bridge_iptables_sysctls():
@@ -216,21 +216,21 @@ def test_two_worlds_with_the_same_names():
 def test_lab_router_variant_starts_without_default_routes_and_counts_routers():
     with World(pc_pair_with_router(default_routes=False)) as w:
         assert kernel.route_get(w, "pc1", "192.168.0.192") is None
-        assert not kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 1)  # no reply to count yet
+        assert not check_routers_crossed(w, "pc1", dst="192.168.0.192", answer=1)  # no reply to count yet
         w.run("pc1", "ip route add default via 192.168.0.1")
         w.run("pc2", "ip route add default via 192.168.0.193")
-        assert kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 1).ok
-        wrong = kernel.check_routers_crossed(w, "pc1", "192.168.0.192", 0)
+        assert check_routers_crossed(w, "pc1", dst="192.168.0.192", answer=1).ok
+        wrong = check_routers_crossed(w, "pc1", dst="192.168.0.192", answer=0)
         assert not wrong and "ttl=63" in wrong.message
-        assert "whole number" in kernel.check_routers_crossed(w, "pc1", "192.168.0.192", "one").message
+        assert "whole number" in check_routers_crossed(w, "pc1", dst="192.168.0.192", answer="one").message
 
 
 def test_check_walk_reads_the_path_and_the_verdict():
     with World(pc_pair_with_router()) as w:
         walk = w.trace("pc1", "192.168.0.192")
-        assert kernel.check_walk(walk, through=["pc1", "r1", "pc2"]).ok
-        assert "never reaching r2" in kernel.check_walk(walk, through=["pc1", "r2", "pc2"]).message
+        assert check_walk(walk, through=["pc1", "r1", "pc2"]).ok
+        assert "never reaching r2" in check_walk(walk, through=["pc1", "r2", "pc2"]).message
         w.run("r1", "ip route add blackhole 192.168.0.192/32")
         dropped = w.trace("pc1", "192.168.0.192")
-        assert "died at r1" in kernel.check_walk(dropped).message
-        assert kernel.check_walk(dropped, delivered=False).ok
+        assert "died at r1" in check_walk(dropped).message
+        assert check_walk(dropped, delivered=False).ok

@@ -1,10 +1,10 @@
-"""Read routing tables as the three tools print them, and explain a lookup.
+"""Read routing tables as the three tools print them (the lookup is :mod:`.route_lookup`).
 
 The seed's sections "网关和路由器" and "主机（Mac OS）和 vSphere 虚拟机网络互通原理"
 print a macOS ``netstat -nr`` (host A) and a Linux ``route -n`` (vSphere VM B);
 the Flannel sections print ``ip route`` on Node 1 and Node 2. This module parses
-all three (and ``ip -j route`` JSON), picks the route a kernel would use for a
-destination, and says why in one sentence::
+all three (and ``ip -j route`` JSON); :func:`.route_lookup.lookup` picks the route a
+kernel would use for a destination, and says why in one sentence::
 
     >>> table = parse_routes(SEED_TABLES["mac-host-a"])
     >>> lookup(table, "10.6.8.1").reason

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import ipywidgets as widgets
 
+from .. import kernel
+
 __all__ = ["BridgeSnapshot", "Hop", "bridge_snapshot", "bridge_walk", "render_bridge_walk",
            "bridge_explorer", "observe_ports"]
 
@@ -82,29 +84,26 @@ def bridge_snapshot(world, node: str = "node1", bridge: str = "docker0") -> Brid
     its address and MAC from the container's kernel (``ip -j addr show eth0``); the FDB from
     ``bridge -j fdb show br BRIDGE``.
     """
-    from .bridge import bridge_ports, fdb_entries
-
-    def j(n, cmd):
-        out = world.run(n, cmd).stdout.strip()
-        return json.loads(out) if out else []
-
     peers = {}
     for ea, eb in world.topology.links:
         for a, b in ((ea, eb), (eb, ea)):
             if a.node == node:
                 peers[a.ifname] = (b.node, b.ifname)
     ports = {}
-    for p in bridge_ports(world, node, bridge):
-        peer = peers.get(p["ifname"])
+    for p in kernel.links(world, node, f"master {bridge}"):
+        peer = peers.get(p.ifname)
         if peer is None:
             continue
-        info = j(peer[0], f"ip -j addr show dev {peer[1]}")[0]
-        ip = next((a["local"] for a in info.get("addr_info", []) if a.get("family") == "inet"), None)
-        ports[p["ifname"]] = {"endpoint": peer[0], "ip": ip, "mac": info["address"]}
-    br = j(node, f"ip -j addr show dev {bridge}")[0]
-    br_ip = next((a["local"] for a in br.get("addr_info", []) if a.get("family") == "inet"), None)
-    fdb = {e["mac"]: e["ifname"] for e in fdb_entries(world, node, bridge)}
-    return BridgeSnapshot(node, bridge, br_ip, br["address"], ports, fdb)
+        info = kernel.links(world, peer[0], f"dev {peer[1]}", addresses=True)[0]
+        ports[p.ifname] = {"endpoint": peer[0], "ip": _inet(info), "mac": info.mac}
+    br = kernel.links(world, node, f"dev {bridge}", addresses=True)[0]
+    fdb = {e.mac: e.ifname for e in kernel.fdb(world, node, f"br {bridge}") if e.learned}
+    return BridgeSnapshot(node, bridge, _inet(br), br.mac, ports, fdb)
+
+
+def _inet(link: kernel.Link) -> str | None:
+    """LINK's first IPv4 address, without its prefix."""
+    return next((a.local for a in link.addresses if a.family == "inet"), None)
 
 
 @dataclass
@@ -249,8 +248,7 @@ def observe_ports(world, src: str, dst_ip: str, node: str = "node1", bridge: str
     Returns [(frame summary, [ports it was seen on, in port-name order]), ...] in the order the
     frames were first seen. IGMP and other background traffic are filtered out (``arp or icmp``).
     """
-    from .bridge import bridge_ports
-    ports = sorted(p["ifname"] for p in bridge_ports(world, node, bridge))
+    ports = sorted(p.ifname for p in kernel.links(world, node, f"master {bridge}"))
     caps = {p: world.capture(node, p, "arp or icmp") for p in ports}
     try:
         world.run(src, f"{ping} {dst_ip}", check=False)

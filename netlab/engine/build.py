@@ -38,9 +38,10 @@ class Batch:
             for line in self.lines:
                 if line.startswith("*"):
                     table = line[1:]
-                elif line.startswith(":"):
-                    out.append(sh_join(["ip", "netns", "exec", self.node, "iptables", "-t", table,
-                                           "-N", line[1:].split()[0]]))
+                elif line.startswith(":"):  # ":CHAIN - [0:0]" makes a chain, ":CHAIN DROP [0:0]" sets a policy
+                    chain, policy = line[1:].split()[:2]
+                    out.append(sh_join(["ip", "netns", "exec", self.node, "iptables", "-t", table]
+                                       + (["-N", chain] if policy == "-" else ["-P", chain, policy])))
                 elif line != "COMMIT":
                     out.append(sh_join(["ip", "netns", "exec", self.node, "iptables", "-t", table]
                                           + shlex.split(line)))
@@ -93,12 +94,7 @@ def _node_batches(n) -> tuple[Batch, Batch]:
         elif i.kind == "tun":
             ip.lines.append(f"tuntap add dev {i.name} mode tun")
     for i in n.interfaces.values():
-        if i.mtu:
-            ip.lines.append(f"link set dev {i.name} mtu {i.mtu}")
-        if i.master:
-            ip.lines.append(f"link set dev {i.name} master {i.master}")
-        for a in i.addresses:
-            ip.lines.append(f"addr add {a} dev {i.name}")
+        ip.lines += _link_settings(i)
     ip.lines.append("link set dev lo up")
     order = sorted(n.interfaces.values(), key=lambda i: i.kind != "bridge")
     ip.lines += [f"link set dev {i.name} up" for i in order]
@@ -108,12 +104,27 @@ def _node_batches(n) -> tuple[Batch, Batch]:
     return ip, br
 
 
+def _link_settings(i) -> list[str]:
+    """An interface's settings after it exists: MTU, queue length, bridge port, hairpin, addresses."""
+    lines = [f"link set dev {i.name} mtu {i.mtu}"] if i.mtu else []
+    if i.txqueuelen is not None:
+        lines.append(f"link set dev {i.name} txqueuelen {i.txqueuelen}")
+    if i.master:
+        lines.append(f"link set dev {i.name} master {i.master}")
+    if i.hairpin:  # a port setting: only once the device is a port
+        lines.append(f"link set dev {i.name} type bridge_slave hairpin on")
+    return lines + [f"addr add {a}{' brd +' if i.broadcast and ':' not in a else ''} dev {i.name}"
+                    for a in i.addresses]
+
+
 def _iptables_batch(n) -> Batch:
     """A node's iptables rules as one ``iptables-restore --noflush`` input, table by table."""
     ipt = Batch(n.name, "iptables")
     tables: dict[str, list[str]] = {}
     for table, rule in n.iptables:
-        tables.setdefault(table, []).append(f":{rule.split()[1]} - [0:0]" if rule.startswith("-N ") else rule)
+        words = rule.split()  # iptables-restore declares a chain, or a built-in chain's policy, with ":"
+        tables.setdefault(table, []).append(f":{words[1]} - [0:0]" if words[0] == "-N" else
+                                            f":{words[1]} {words[2]} [0:0]" if words[0] == "-P" else rule)
     for table, rules in tables.items():
         ipt.lines += [f"*{table}"] + rules + ["COMMIT"]
     return ipt

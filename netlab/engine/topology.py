@@ -74,6 +74,9 @@ class End:
     mac: str | None = None
     mtu: int | None = None
     master: str | None = None
+    txqueuelen: int | None = None  # Docker makes its veths with 0 (no queue), iproute2 with 1000
+    hairpin: bool = False  # a bridge port that may send a frame back out the port it came in by
+    broadcast: bool = False  # `brd +`: the address gets its subnet's broadcast, as netlink users set it
 
     @classmethod
     def parse(cls, spec: "End | str") -> "End":
@@ -96,6 +99,9 @@ class Interface:
     master: str | None = None
     peer: tuple[str, str] | None = None  # (node, ifname) of a veth's other end
     options: dict = field(default_factory=dict)
+    txqueuelen: int | None = None
+    hairpin: bool = False
+    broadcast: bool = False
 
     def __repr__(self) -> str:
         parts = [self.name]
@@ -106,8 +112,14 @@ class Interface:
             parts.append(self.mac)
         if self.mtu:
             parts.append(f"mtu {self.mtu}")
+        if self.broadcast:
+            parts.append("brd +")
+        if self.txqueuelen is not None:
+            parts.append(f"txqueuelen {self.txqueuelen}")
         if self.master:
             parts.append(f"master {self.master}")
+        if self.hairpin:
+            parts.append("hairpin on")
         if self.peer:
             parts.append(f"<-> {self.peer[0]}:{self.peer[1]}")
         if self.kind == "vxlan":
@@ -278,6 +290,17 @@ class Topology:
             raise TopologyError(f"{what}: mtu {quote(mtu)} must be an integer from 68 to 65535")
         return mtu
 
+    @staticmethod
+    def _link_options(iface: Interface, txqueuelen, hairpin, broadcast, what: str) -> Interface:
+        """Set the optional link attributes on IFACE, checked: a u32 queue length, hairpin only on a bridge port."""
+        if txqueuelen is not None:
+            iface.txqueuelen = whole_number(txqueuelen, f"{what}: txqueuelen", hi=2 ** 32 - 1, error=TopologyError)
+        iface.hairpin = _flag(hairpin, f"{what}: hairpin")
+        iface.broadcast = _flag(broadcast, f"{what}: broadcast")
+        if iface.hairpin and not iface.master:
+            raise TopologyError(f"{what}: hairpin is a bridge port's setting; {iface.name} has no master")
+        return iface
+
     def _check_master(self, node: Node, master: str | None, what: str) -> None:
         if master is None:
             return
@@ -308,13 +331,15 @@ class Topology:
             self.add_sysctl(name, key, value)
         return node
 
-    def add_bridge(self, node: str, name: str, address=None, mac=None, mtu=None) -> Interface:
+    def add_bridge(self, node: str, name: str, address=None, mac=None, mtu=None, txqueuelen=None,
+                   broadcast: bool = False) -> Interface:
         """A Linux bridge (a virtual switch) such as ``docker0`` or ``cni0``."""
         what = f"bridge {_shown(node)}:{_shown(name)}"
         n = self._node(node, what)
         self._check_ifname(n, name, what)
-        return self._add_iface(n, Interface(node, name, "bridge", self._check_addresses(n, address, what),
-                                            self._check_mac(mac, what), self._check_mtu(mtu, what)))
+        iface = Interface(node, name, "bridge", self._check_addresses(n, address, what),
+                          self._check_mac(mac, what), self._check_mtu(mtu, what))
+        return self._add_iface(n, self._link_options(iface, txqueuelen, False, broadcast, what))
 
     def add_link(self, a: End | str, b: End | str, mtu: int | None = None) -> tuple[Interface, Interface]:
         """A veth pair: a cable whose two ends may sit in different nodes."""
@@ -339,10 +364,12 @@ class Topology:
                 raise TopologyError(f"{what}: {ea.node}:{ea.ifname} has {x} but {eb.node}:{eb.ifname} has"
                                     f" {', '.join(map(str, peers))}, in a different subnet; the two ends of one"
                                     f" cable should share a subnet (use a bridge to mix subnets on one LAN)")
-        ifa = self._add_iface(na, Interface(ea.node, ea.ifname, "veth", addrs[0], self._check_mac(ea.mac, what),
-                                            self._check_mtu(ea.mtu or mtu, what), ea.master, (eb.node, eb.ifname)))
-        ifb = self._add_iface(nb, Interface(eb.node, eb.ifname, "veth", addrs[1], self._check_mac(eb.mac, what),
-                                            self._check_mtu(eb.mtu or mtu, what), eb.master, (ea.node, ea.ifname)))
+        ifa, ifb = (self._link_options(Interface(e.node, e.ifname, "veth", addr, self._check_mac(e.mac, what),
+                                                 self._check_mtu(e.mtu or mtu, what), e.master, (o.node, o.ifname)),
+                                       e.txqueuelen, e.hairpin, e.broadcast, f"{what}, end {e.node}:{e.ifname}")
+                    for e, o, addr in ((ea, eb, addrs[0]), (eb, ea, addrs[1])))
+        self._add_iface(na, ifa)
+        self._add_iface(nb, ifb)
         self.links.append((ea, eb))
         return ifa, ifb
 
@@ -427,9 +454,10 @@ class Topology:
         n = self._node(node, what)
         if not isinstance(table, str) or table not in IPTABLES_TABLES:
             raise TopologyError(f"{what}: table {quote(table)} is not one of {', '.join(IPTABLES_TABLES)}")
-        if not isinstance(rule, str) or not re.match(r"-[AIN] \S+", rule) or not rule.isprintable() \
-                or len(rule) > 1024:
-            raise TopologyError(f"{what}: write it as iptables-save does, starting with -A CHAIN, -I CHAIN or -N CHAIN")
+        if not isinstance(rule, str) or not re.match(r"-[AIN] \S+|-P [A-Z]+ (ACCEPT|DROP)$", rule) \
+                or not rule.isprintable() or len(rule) > 1024:
+            raise TopologyError(f"{what}: write it as iptables-save does, starting with -A CHAIN, -I CHAIN or -N CHAIN,"
+                                f" or a built-in chain's policy, -P CHAIN ACCEPT|DROP")
         n.iptables.append((table, rule))
 
     def add_neigh(self, node: str, dev: str, ip: str, mac: str) -> None:

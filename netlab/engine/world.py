@@ -64,7 +64,7 @@ class World:
                  python: str | None = None, trace=None, batched: bool = True, leave_out=()):
         self.topology = topology
         # leave_out: "node:ifname" veth pairs the build skips, for a lab whose learner makes them by
-        # hand (checked by kernel.check_link); the world's topology stays whole, so walks and checks
+        # hand (checked by netlab.check_link); the world's topology stays whole, so walks and checks
         # see the network it becomes.
         if isinstance(leave_out, str):
             leave_out = (leave_out,)

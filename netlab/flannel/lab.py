@@ -244,7 +244,7 @@ def rx_dropped(world, node: str, dev: str) -> int:
     return json.loads(world.run(node, ["ip", "-j", "-s", "link", "show", dev]).stdout)[0]["stats64"]["rx"]["dropped"]
 
 
-# ------------------------------------------------------------------ reading the store, and the lab's checks
+# ------------------------------------------------------------------ reading the store (its lab check: netlab.checks.flannel)
 def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
     """{subnet: lease value as a dict} read with etcdctl's ``ls`` and ``get`` in NODE, sorted by subnet."""
     listing = etcdctl(world, node, store, "ls", "--sort", SUBNETS, check=False)
@@ -256,75 +256,3 @@ def leases(world, store: StoreInfo, node: str = "node1") -> dict[str, dict]:
         except ValueError:
             out[key_subnet(key)] = {"PublicIP": None, "error": (got.stderr or got.stdout).strip()}
     return out
-
-
-def check_lease(world, store: StoreInfo, public_ip: str, key: str | None = None, node: str = "node1"):
-    """Does the store hold a lease for PUBLIC_IP (under KEY, when given)? Read with etcdctl in NODE."""
-    from ..checks.base import Check
-    from .store import SUBNETS, subnet_key
-    held = {subnet_key(s): v.get("PublicIP") for s, v in leases(world, store, node).items()}
-    mine = [k for k, ip in held.items() if ip == public_ip]
-    if not mine:
-        return Check(False, f"no lease under {SUBNETS} carries PublicIP {public_ip} (the store holds "
-                            f"{', '.join(f'{k} -> {ip}' for k, ip in held.items()) or 'no lease'}); has that node's"
-                            f" flanneld started?", expected=public_ip)
-    if key is not None and key not in held:
-        return Check(False, f"there is no key {key!r} in the store; its leases are {', '.join(held)}",
-                     expected=mine[0], given=key)
-    if key is not None and key not in mine:
-        return Check(False, f"{key} belongs to {held[key]}, not to {public_ip}: {public_ip}'s lease is {mine[0]}",
-                     expected=mine[0], given=key)
-    return Check(True, f"{mine[0]} holds {{\"PublicIP\":\"{public_ip}\", ...}}", expected=mine[0], given=key)
-
-
-def check_flannel_routes(world, node: str, subnet: str, network: str = NETWORK_CONFIG["Network"]):
-    """Has NODE the overlay's route (NETWORK dev flannel0) and its own containers' (SUBNET dev docker0)?"""
-    from ..kernel import routes
-    from ..checks.base import Check
-    table = {r.get("dst"): r.get("dev") for r in routes(world, node)}
-    if table.get(network) != "flannel0":
-        got = f"it goes out of {table[network]}" if network in table else "there is no such route"
-        return Check(False, f"{node} has no `{network} dev flannel0` ({got}): flannel0 gets it from its address"
-                            f" with the overlay's prefix, so start flanneld in {node}")
-    if table.get(subnet) != "docker0":
-        own = [d for d, dev in table.items() if dev == "docker0"]
-        return Check(False, f"{node}'s docker0 route is {', '.join(own) or 'missing'}, not {subnet}: the lease and"
-                            f" the bridge's subnet must agree, or replies for {subnet} go to another node",
-                     expected=subnet, given=own)
-    return Check(True, f"{node} routes {network} into flannel0 and {subnet} to docker0 (the longer prefix wins)")
-
-
-def check_counters(before: dict, after: dict, packets: int = 1):
-    """Did each of the four crossings (tun_reads, udp_sends, udp_recvs, tun_writes) happen PACKETS times or more?"""
-    from ..checks.base import Check
-    keys = ("tun_reads", "udp_sends", "udp_recvs", "tun_writes")
-    moved = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
-    still = [k for k, v in moved.items() if v < packets]
-    text = ", ".join(f"{k} +{v}" for k, v in moved.items())
-    if still:
-        return Check(False, f"{', '.join(still)} moved less than {packets} ({text}): the packets did not go through"
-                            f" this daemon both ways", expected=packets, given=moved)
-    return Check(True, f"the daemon carried them both ways: {text}", expected=packets, given=moved)
-
-
-def check_datagram(captured, outer_src: str, outer_dst: str, inner_src: str, inner_dst: str,
-                   port: int = 8285):
-    """Is there, among CAPTURED packets, a UDP datagram OUTER_SRC -> OUTER_DST:PORT carrying INNER_SRC -> INNER_DST?"""
-    from scapy.layers.inet import IP, UDP
-    from ..checks.base import Check
-    from ..packets.flannel import bind_flannel_udp
-    bind_flannel_udp(port)
-    seen = []
-    for p in captured:
-        if IP not in p or UDP not in p:
-            continue
-        outer = IP(bytes(p[IP]))
-        if outer[UDP].dport != port or IP not in outer[UDP]:
-            continue
-        inner = outer[UDP][IP]
-        seen.append(f"{outer.src} -> {outer.dst} carrying {inner.src} -> {inner.dst}")
-        if (outer.src, outer.dst, inner.src, inner.dst) == (outer_src, outer_dst, inner_src, inner_dst):
-            return Check(True, f"a datagram {outer_src} -> {outer_dst}:{port} carried {inner_src} -> {inner_dst}"
-                               f" ({len(outer)} bytes on the LAN, {len(inner)} inside)")
-    return Check(False, f"no datagram {outer_src} -> {outer_dst}:{port} carrying {inner_src} -> {inner_dst} was"
-                        f" captured (seen: {'; '.join(seen) or 'no flannel datagram at all'})")

@@ -32,49 +32,6 @@ def encapsulate(inner, src: str, dst: str, port: int = DEFAULT_PORT, hops_before
     return IP(src=src, dst=dst, flags="DF") / UDP(sport=port, dport=port) / IP(bytes(packet))
 
 
-def pseudo_header_sum(ip) -> int:
-    """The UDP pseudo-header sum, folded and not complemented: what a checksum-offloading sender leaves
-    in the checksum field for the NIC to finish (Linux ``udp4_hwcsum``). veth never finishes it, so
-    tcpdump on the LAN sees this value."""
-    import socket
-    import struct
-    from scapy.layers.inet import UDP
-    data = socket.inet_aton(ip.src) + socket.inet_aton(ip.dst) + struct.pack("!BBH", 0, 17, ip[UDP].len)
-    s = sum(struct.unpack("!6H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
-
-
-def compare(captured, built) -> list[str]:
-    """Lines saying, field by field, where CAPTURED and BUILT agree (=) or differ (≠), outer and inner.
-
-    A UDP checksum left unfinished by checksum offload is marked ``~`` and explained.
-    """
-    from scapy.layers.inet import IP, UDP
-    bind_flannel_udp()
-    cap, ref = IP(bytes(captured[IP])), IP(bytes(built))
-    lines = []
-    rows = [("outer IP", cap, ref, ("src", "dst", "proto", "ttl", "flags", "len")),
-            ("outer UDP", cap[UDP], ref[UDP], ("sport", "dport", "len", "chksum")),
-            ("inner IP", cap[UDP][IP], ref[UDP][IP], ("src", "dst", "proto", "ttl", "len", "chksum"))]
-    for name, a, b, fields in rows:
-        for f in fields:
-            va, vb = a.getfieldval(f), b.getfieldval(f)
-            mark = "=" if va == vb else "≠"
-            note = ""
-            if mark == "≠" and name == "outer UDP" and f == "chksum" and va == pseudo_header_sum(cap):
-                mark, note = "~", "  (checksum offload: only the pseudo-header sum, never finished on veth)"
-            if f == "chksum":  # checksums cover ping's ids and timestamps: show agreement, not values
-                lines.append(f"{mark} {name:9} {f:6} captured and built {'agree' if va == vb else 'differ'}{note}")
-                continue
-            lines.append(f"{mark} {name:9} {f:6} captured {va!s:>12}  built {vb!s:>12}{note}")
-    same = bytes(cap[UDP].payload) == bytes(ref[UDP].payload)
-    lines.append(f"{'=' if same else '≠'} UDP payload (the inner IP packet): {len(bytes(cap[UDP].payload))} bytes,"
-                 f" {'identical byte for byte' if same else 'different'}")
-    return lines
-
-
 def overhead(inner_len: int) -> str:
     """One line: inner size, outer size, the 28 bytes flannel's UDP backend adds."""
     outer = inner_len + ENCAP_OVERHEAD

@@ -39,7 +39,7 @@ def build_frame(inner_ip, *, lan_src_mac: str, lan_dst_mac: str, src: str, dst: 
     From the tables: outer MACs (eth0's neighbour), outer IPs (``local`` and the FDB's ``dst``), VNI
     and port (the device), inner MACs (flannel.1's own and the neighbour entry). Chosen by the
     kernel per packet and passed in: SPORT (the flow hash) and IP_ID. The outer UDP checksum is
-    computed by scapy (the device has ``udpcsum``); :func:`netlab.flannel.vxlan.compare_frames` says
+    computed by scapy (the device has ``udpcsum``); :func:`netlab.compare_packets` says
     how the kernel's compares. FORWARDED is how many times the inner TTL was decremented (node1 routing it: 1).
     """
     from scapy.layers.inet import IP, UDP

@@ -1,0 +1,273 @@
+"""Lab checks of a node's network state: links, routes, neighbours, FDB entries, gateways, paths
+and packet walks. Each reads the kernel (:mod:`netlab.kernel`) and says ✓ or ✗ in one sentence
+that names the first thing wrong and the command that fixes it.
+
+One vocabulary: ``check_<thing>(world, node, *, ...)`` returns a :class:`~.base.Check`.
+Two questions about routes get two names: :func:`check_route` asks the kernel which route it
+would use (``ip route get``), :func:`check_route_entry` looks for one entry in the table.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .. import kernel
+from ..engine.build import build_script
+from .base import Check
+
+
+def check_route(world, node: str, *, dst: str, via: str | None = None, dev: str | None = None) -> Check:
+    """Does NODE's kernel route DST (via gateway VIA, out of DEV, when given)? Asks ``ip route get``."""
+    r = kernel.route_get(world, node, dst)
+    if r is None:
+        return Check(False, f"{node} has no route to {dst} (Network is unreachable); add one, e.g."
+                            f" `ip route add default via {via or 'GATEWAY'}`, in {node}")
+    if via is not None and r.gateway != via:
+        how = f"via {r.gateway}" if r.gateway else "directly (no gateway)"
+        return Check(False, f"{node} sends {dst} {how} out of {r.dev}, not via {via}; check `ip route` in {node}"
+                            f" for a more specific route that wins")
+    if dev is not None and r.dev != dev:
+        return Check(False, f"{node} sends {dst} out of {r.dev}, not {dev}; check `ip route` in {node}")
+    how = f"via {r.gateway} " if r.gateway else ""
+    return Check(True, f"{node} reaches {dst} {how}out of {r.dev}")
+
+
+def check_route_entry(world, node: str, *, subnet: str, gateway: str, dev: str) -> Check:
+    """Is there the entry ``SUBNET via GATEWAY dev DEV onlink`` in NODE's table (``ip route show dev DEV``)?
+
+    ``onlink``: the gateway is reached on DEV without a connected route to it (a VXLAN device's
+    /32 address has none).
+    """
+    want = str(ipaddress.IPv4Network(subnet))
+    for r in kernel.routes(world, node, f"dev {dev}"):
+        if r.dst == want:
+            if r.gateway != gateway:
+                return Check(False, f"{node} routes {subnet} via {r.gateway}, not {gateway}")
+            if "onlink" not in r.flags:
+                return Check(False, f"{node} routes {subnet} via {gateway} without onlink")
+            return Check(True, f"{node} routes {subnet} via {gateway} dev {dev} onlink")
+    return Check(False, f"{node} has no route to {subnet} on {dev}; add it with"
+                        f" `ip route add {subnet} via {gateway} dev {dev} onlink`")
+
+
+def check_neighbour(world, node: str, *, ip: str, mac: str, dev: str, permanent: bool = False) -> Check:
+    """Is there a neighbour entry IP -> MAC on NODE's DEV (a PERMANENT one, with ``permanent``)?"""
+    for n in kernel.neighbours(world, node, dev):
+        if n.dst == ip:
+            if n.lladdr != mac.lower():
+                return Check(False, f"{node} maps {ip} to {n.lladdr} on {dev}, not {mac}; replace it with"
+                                    f" `ip neigh replace {ip} lladdr {mac} dev {dev} nud permanent`")
+            if permanent and "PERMANENT" not in n.state:
+                return Check(False, f"{node} maps {ip} to {mac} on {dev}, but not permanently: add `nud permanent`")
+            return Check(True, f"{node} maps {ip} to {mac} on {dev} ({' '.join(n.state)})")
+    return Check(False, f"{node} has no neighbour entry for {ip} on {dev}; add it with"
+                        f" `ip neigh add {ip} lladdr {mac} dev {dev} nud permanent`")
+
+
+def check_fdb(world, node: str, *, mac: str, bridge: str | None = None, port: str | None = None,
+              dev: str | None = None, dst: str | None = None) -> Check:
+    """A forwarding-database entry for MAC, one of two kinds:
+
+    - ``bridge=, port=``: has BRIDGE learned MAC on PORT (a dynamic entry, from traffic)?
+    - ``dev=, dst=``: does the VXLAN device DEV send frames for MAC to DST (``self permanent``)?
+    """
+    if (bridge is None) == (dev is None) or (bridge is not None and port is None) or (dev is not None and dst is None):
+        raise ValueError("check_fdb takes bridge= and port= (a learned entry) or dev= and dst= (a VXLAN remote)")
+    if bridge is not None:
+        return _learned(kernel.fdb(world, node, f"br {bridge}"), node, bridge, mac.lower(), port)
+    return _remote(kernel.fdb(world, node, f"dev {dev}"), node, dev, mac, dst)
+
+
+def _learned(entries, node: str, bridge: str, mac: str, port: str) -> Check:
+    for e in entries:
+        if e.learned and e.mac == mac:
+            if e.ifname == port:
+                return Check(True, f"{bridge} on {node} has learned {mac} on port {port}")
+            return Check(False, f"{bridge} learned {mac} on {e.ifname}, not on {port}")
+    return Check(False, f"{bridge} on {node} has not learned {mac}; send traffic from it (e.g. a ping) first")
+
+
+def _remote(entries, node: str, dev: str, mac: str, dst: str) -> Check:
+    for e in entries:
+        if e.mac == mac.lower():
+            if e.dst != dst:
+                return Check(False, f"{dev} in {node} sends {mac} to {e.dst}, not {dst};"
+                                    f" `bridge fdb replace {mac} dev {dev} dst {dst} self permanent`")
+            if e.state != "permanent":
+                return Check(False, f"{dev} in {node} has {mac} -> {dst} but not permanent")
+            return Check(True, f"{dev} in {node} sends frames for {mac} to {dst} (self permanent)")
+    return Check(False, f"{dev} in {node} has no FDB entry for {mac}; add it with"
+                        f" `bridge fdb add {mac} dev {dev} dst {dst} self permanent`")
+
+
+def check_default_gateway(world, node: str, *, gateway: str) -> Check:
+    """Is NODE's default route (the one with the lowest metric) via GATEWAY?"""
+    gws = kernel.default_gateways(world, node)
+    if not gws:
+        return Check(False, f"{node} has no default route; add one with `ip route add default via {gateway}`"
+                            f" in {node}", gateway, None)
+    if gws[0] != gateway:
+        return Check(False, f"{node}'s default route goes via {gws[0]}, not {gateway}; change it with"
+                            f" `ip route replace default via {gateway}` in {node}", gateway, gws[0])
+    return Check(True, f"{node}'s default gateway is {gateway}", gateway, gws[0])
+
+
+def check_routers_crossed(world, node: str, *, dst: str, answer) -> Check:
+    """Ping DST from NODE and compare ANSWER with the routers the reply crossed (64 minus its TTL).
+
+    Linux and macOS send with TTL 64 and each router lowers it by one, so a reply arriving with
+    ttl=63 crossed one router; the seed's ttl=60 means four.
+    """
+    reply = world.run(node, f"ping -c 1 -W 1 {dst}", check=False)
+    if "ttl=" not in reply.stdout:
+        return Check(False, f"no reply from {dst} to count routers with; make `ping {dst}` work in {node} first")
+    ttl = int(reply.stdout.split("ttl=")[1].split()[0])
+    crossed = 64 - ttl
+    try:
+        given = int(answer)
+    except (TypeError, ValueError):
+        return Check(False, f"give the number of routers as a whole number, not {answer!r}", crossed, answer)
+    if given == crossed:
+        return Check(True, f"the reply arrived with ttl={ttl}: 64 - {ttl} = {crossed} router(s)", crossed, given)
+    return Check(False, f"the reply arrived with ttl={ttl}; it started at 64 and each router lowers it by one",
+                 crossed, given)
+
+
+def trace_hops(world, node: str, dst: str, max_hops: int = 8) -> list[str | None]:
+    """``traceroute -n -q 1 -N 1 -w 1 -m MAX DST`` from NODE: the address that answered at each
+    hop, ``None`` where nothing did (``*``), stopping at DST."""
+    out = world.run(node, f"traceroute -n -q 1 -N 1 -w 1 -m {max_hops} {dst}", check=False).stdout
+    hops: list[str | None] = []
+    for line in out.splitlines()[1:]:
+        parts = line.split()
+        if not parts or not parts[0].isdigit():
+            continue
+        hops.append(None if parts[1] == "*" else parts[1])
+        if parts[1] == dst:
+            break
+    return hops
+
+
+def check_path(world, node: str, *, dst: str, hops: list[str]) -> Check:
+    """Does traceroute from NODE reach DST through exactly HOPS (the routers' addresses, then DST)?"""
+    got = trace_hops(world, node, dst, max_hops=len(hops) + 2)
+    shown = " -> ".join(h or "*" for h in got) or "nothing"
+    if got == list(hops):
+        return Check(True, f"{node} reaches {dst} in {len(hops)} hops: {shown}", hops, got)
+    for i, (want, have) in enumerate(zip(hops, got), start=1):
+        if want != have:
+            where = f"hop {i} answered {have}" if have else f"nothing answered at hop {i}"
+            return Check(False, f"traceroute from {node}: {shown}; {where}, expected {want}: read the routing"
+                                f" table of the last router that answered, and of the next one", hops, got)
+    return Check(False, f"traceroute from {node}: {shown}; expected {' -> '.join(hops)}", hops, got)
+
+
+def check_walk(walk, *, through: list[str] | None = None, delivered: bool = True, reply: bool = True) -> Check:
+    """Check a packet walk (:func:`netlab.trace`): delivered (or not), crossing THROUGH in order,
+    and answered when REPLY is asked for. The message names the first thing that differs.
+
+    The one check that takes no world: the walk already holds what the kernel did.
+    """
+    seen = []
+    for hop in walk.hops:
+        if not seen or seen[-1] != hop.node:
+            seen.append(hop.node)
+    if walk.delivered != delivered:
+        if delivered:
+            return Check(False, f"the packet from {walk.src} to {walk.dst} died at {walk.dropped_at}: {walk.reason}",
+                         "delivered", walk.dropped_at)
+        return Check(False, f"the packet from {walk.src} to {walk.dst} was delivered; it should not be",
+                     "dropped", "delivered")
+    if through:
+        position = 0
+        for node in seen:
+            if position < len(through) and node == through[position]:
+                position += 1
+        if position < len(through):
+            return Check(False, f"the packet crossed {' -> '.join(seen)}, never reaching {through[position]}"
+                                f" in the expected order {' -> '.join(through)}", through, seen)
+    if delivered and reply and (walk.reply is None or not walk.reply.delivered):
+        why = walk.reply.reason if walk.reply is not None else (walk.no_reply or "no reply was seen")
+        return Check(False, f"the packet reached {walk.dst} but the answer did not come back ({why})",
+                     "reply", None)
+    path = " -> ".join(seen) or walk.src
+    verdict = "delivered" if delivered else f"dropped at {walk.dropped_at} as expected ({walk.reason})"
+    return Check(True, f"{walk.proto} {walk.src} -> {walk.dst}: {path}, {verdict}", through, seen)
+
+
+def check_link(world, node: str, *, dev: str) -> Check:
+    """Is the veth pair the world's topology declares at NODE:DEV built as declared?
+
+    Reads both ends from the kernel: a veth in each node, each the other's peer, with the declared
+    MAC, MTU, addresses and bridge (master), both up, and the routes the topology gives them. For a
+    lab whose learner makes that cable by hand (``World(..., leave_out="node:ifname")``); a ✗ names
+    the first thing missing and the command that builds it.
+    """
+    topo = world.topology
+    iface = topo.nodes[node].interfaces.get(dev) if node in topo.nodes else None
+    if iface is None or iface.kind != "veth":
+        raise ValueError(f"{node}:{dev} is not a veth end of topology {topo.name!r}")
+    peer = topo.nodes[iface.peer[0]].interfaces[iface.peer[1]]
+    script = build_script(topo).splitlines()
+
+    def hint(*words) -> str:
+        """The line of the topology's own script that builds it."""
+        for line in script:
+            if all(w in line.split() for w in words):
+                return f"`{line}`"
+        return "the commands in `topology.script()`"
+
+    world.settle([iface.node, peer.node])
+    ends = {}
+    for i in (iface, peer):
+        found = kernel.link(world, i.node, f"dev {i.name}", details=True, addresses=True)
+        if found is None:
+            return Check(False, f"{i.node} has no {i.name}: create the pair with"
+                                f" {hint('veth', iface.name, peer.name)} (in any node: each `netns` names"
+                                f" the namespace its end goes to)")
+        if found.kind != "veth":
+            return Check(False, f"{i.node}'s {i.name} is a {found.kind or 'plain'} device, not one end of a veth"
+                                f" pair; delete it (`ip link del {i.name}`) and create the pair with"
+                                f" {hint('veth', iface.name)}")
+        ends[i.node, i.name] = found
+    a, b = ends[iface.node, iface.name], ends[peer.node, peer.name]
+    if a.peer_index != b.ifindex or b.peer_index != a.ifindex:
+        return Check(False, f"{iface.node}'s {iface.name} and {peer.node}'s {peer.name} are not the two ends of"
+                            f" one pair; delete both and create them together with {hint('veth', iface.name)}")
+    for i in (iface, peer):
+        wrong = _declared_end(i, ends[i.node, i.name])
+        if wrong:
+            return Check(False, wrong)
+    for i in (iface, peer):
+        present = kernel.routes(world, i.node)
+        for r in topo.nodes[i.node].routes:
+            if r.dev == i.name and not any(x.dst == r.dst and x.gateway == r.via and x.dev == i.name
+                                           for x in present):
+                return Check(False, f"{i.node} lacks its route to {r.dst}: `ip route add {r.ip_args()}` in {i.node}")
+    return Check(True, f"{iface.node}:{iface.name} and {peer.node}:{peer.name} are the two ends of one veth pair,"
+                       f" up, with the addresses, MACs and bridge the topology declares")
+
+
+def _declared_end(i, link: kernel.Link) -> str | None:
+    """What differs between the declared end I and the kernel's LINK, with the fix; None when nothing does."""
+    where = f"{i.node}'s {i.name}"
+    if i.mac and link.mac != i.mac:
+        return f"{where} has MAC {link.mac}, not {i.mac}: set it with `ip link set dev {i.name} address {i.mac}` in {i.node}"
+    if i.mtu and link.mtu != i.mtu:
+        return f"{where} has MTU {link.mtu}, not {i.mtu}: `ip link set dev {i.name} mtu {i.mtu}` in {i.node}"
+    if link.master != i.master:
+        fix = f"`ip link set dev {i.name} master {i.master}`" if i.master else f"`ip link set dev {i.name} nomaster`"
+        if not link.master:
+            why = f"is not a port of {i.master}"
+        elif i.master:
+            why = f"is a port of {link.master}, not of {i.master}"
+        else:
+            why = f"is a port of {link.master} and should be in no bridge"
+        return f"{where} {why}: {fix} in {i.node}"
+    have = {str(x) for x in link.addresses}
+    for address in i.addresses:
+        if address not in have:
+            return f"{where} lacks {address}: `ip addr add {address} dev {i.name}` in {i.node}"
+    if not link.up:
+        return f"{where} is down: `ip link set dev {i.name} up` in {i.node}"
+    return None

@@ -1,0 +1,151 @@
+"""netlab.checks: one vocabulary of lab checks, and netlab.compare_packets. No privileges: the checks
+read recorded kernel output through a stand-in world; the comparisons run on frames built with scapy.
+Live runs of the same checks are in the chapters' tests and the labs' nbval runs."""
+
+import inspect
+import json
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import Ether
+
+import netlab
+from netlab.checks import docker as docker_checks, flannel as flannel_checks, network
+from netlab import flannel
+
+from test_kernel import World
+
+CHECKS = ["check_bridge_port", "check_counters", "check_datagram", "check_default_gateway", "check_default_route",
+          "check_fdb", "check_flannel_routes", "check_lease", "check_link", "check_nat_rule", "check_neighbour",
+          "check_path", "check_route", "check_route_entry", "check_routers_crossed", "check_vtep", "check_walk"]
+
+
+def test_every_check_is_a_top_level_name_with_keyword_arguments():
+    for name in CHECKS:
+        check = getattr(netlab, name)
+        params = list(inspect.signature(check).parameters.values())
+        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert positional in (["world", "node"], ["walk"], ["before", "after"], ["captured"]), (name, positional)
+    assert netlab.diagnose_docker is docker_checks.diagnose
+
+
+FDB = {("node1", "bridge -j fdb show br docker0"): json.dumps([
+           {"mac": "02:42:ac:11:00:02", "ifname": "veth9c02e56", "master": "docker0", "state": ""},
+           {"mac": "02:42:ac:11:00:03", "ifname": "veth9c02e56", "master": "docker0", "state": ""}]),
+       ("node1", "bridge -j fdb show dev flannel.1"): json.dumps([
+           {"mac": "5e:f8:4f:00:e3:37", "ifname": "flannel.1", "dst": "10.168.0.3", "state": "permanent"},
+           {"mac": "5e:f8:4f:00:e3:38", "ifname": "flannel.1", "dst": "10.168.0.4"}])}
+
+
+def test_check_fdb_keeps_both_questions_apart():
+    w = World(FDB)
+    learned = netlab.check_fdb(w, "node1", mac="02:42:AC:11:00:02", bridge="docker0", port="veth9c02e56")
+    assert learned and learned.message == "docker0 on node1 has learned 02:42:ac:11:00:02 on port veth9c02e56"
+    moved = netlab.check_fdb(w, "node1", mac="02:42:ac:11:00:03", bridge="docker0", port="veth49a9513")
+    assert moved.message == "docker0 learned 02:42:ac:11:00:03 on veth9c02e56, not on veth49a9513"
+    remote = netlab.check_fdb(w, "node1", mac="5e:f8:4f:00:e3:37", dev="flannel.1", dst="10.168.0.3")
+    assert remote.message == "flannel.1 in node1 sends frames for 5e:f8:4f:00:e3:37 to 10.168.0.3 (self permanent)"
+    assert "but not permanent" in netlab.check_fdb(w, "node1", mac="5e:f8:4f:00:e3:38", dev="flannel.1",
+                                                   dst="10.168.0.4").message
+    assert "has no FDB entry" in netlab.check_fdb(w, "node1", mac="5e:f8:4f:00:e3:39", dev="flannel.1",
+                                                  dst="10.168.0.5").message
+    for wrong in ({"bridge": "docker0"}, {"dev": "flannel.1"}, {"bridge": "docker0", "port": "p", "dev": "x", "dst": "y"}):
+        with pytest.raises(ValueError):
+            netlab.check_fdb(w, "node1", mac="02:42:ac:11:00:02", **wrong)
+
+
+def test_check_neighbour_permanent_is_a_parameter():
+    w = World({("node1", "ip -j neigh show dev flannel.1"): json.dumps([
+        {"dst": "10.1.16.0", "dev": "flannel.1", "lladdr": "5e:f8:4f:00:e3:37", "state": ["REACHABLE"]}])})
+    plain = netlab.check_neighbour(w, "node1", ip="10.1.16.0", mac="5e:f8:4f:00:e3:37", dev="flannel.1")
+    assert plain.message == "node1 maps 10.1.16.0 to 5e:f8:4f:00:e3:37 on flannel.1 (REACHABLE)"
+    strict = netlab.check_neighbour(w, "node1", ip="10.1.16.0", mac="5e:f8:4f:00:e3:37", dev="flannel.1", permanent=True)
+    assert not strict and strict.message.endswith("but not permanently: add `nud permanent`")
+    assert w.asked == [("node1", "ip -j neigh show dev flannel.1")] * 2  # one read per check
+
+
+def test_check_route_asks_the_kernel_check_route_entry_reads_the_table():
+    w = World({("node1", "ip -j route get 10.1.16.3"): json.dumps([{"dst": "10.1.16.3", "gateway": "10.1.16.0",
+                                                                    "dev": "flannel.1", "flags": ["onlink"]}]),
+               ("node1", "ip -j route show dev flannel.1"): json.dumps([{"dst": "10.1.16.0/24", "gateway": "10.1.16.0",
+                                                                         "flags": []}])})
+    assert netlab.check_route(w, "node1", dst="10.1.16.3", dev="flannel.1").message == \
+        "node1 reaches 10.1.16.3 via 10.1.16.0 out of flannel.1"
+    entry = netlab.check_route_entry(w, "node1", subnet="10.1.16.0/24", gateway="10.1.16.0", dev="flannel.1")
+    assert not entry and entry.message == "node1 routes 10.1.16.0/24 via 10.1.16.0 without onlink"
+
+
+def test_docker_checks_read_the_nat_table_and_routes():
+    w = World({("node1", "iptables -t nat -S -v"): "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE -c 2 168\n",
+               ("nginx-1", "ip -j route show default"): "[]",
+               ("node1", "ip -j link show master docker0"): json.dumps([{"ifname": "veth9c02e56", "flags": ["UP"]}])})
+    rule = netlab.check_nat_rule(w, "node1", rule=netlab.docker.MASQUERADE_RULE, min_packets=1)
+    assert rule and rule.given == 2
+    assert not netlab.check_nat_rule(w, "node1", rule=netlab.docker.MASQUERADE_RULE, min_packets=3)
+    assert "has no default route" in netlab.check_default_route(w, "nginx-1").message
+    assert netlab.check_bridge_port(w, "node1", bridge="docker0", port="veth9c02e56")
+    assert "its ports: veth9c02e56" in netlab.check_bridge_port(w, "node1", bridge="docker0", port="veth49a9513").message
+
+
+def test_flannel_checks_without_a_world():
+    assert not netlab.check_counters({"tun_reads": 0}, {"tun_reads": 3}, packets=1)
+    ok = netlab.check_counters({}, {"tun_reads": 3, "udp_sends": 3, "udp_recvs": 3, "tun_writes": 3}, packets=3)
+    assert ok and "tun_reads +3" in ok.message
+    inner = IP(src="100.96.3.4", dst="100.96.1.2") / ICMP()
+    datagram = Ether() / netlab.encapsulate_udp(Ether() / inner, "10.168.0.4", "10.168.0.2")
+    found = netlab.check_datagram([datagram], outer=("10.168.0.4", "10.168.0.2"), inner=("100.96.3.4", "100.96.1.2"))
+    assert found and found.message.startswith("a datagram 10.168.0.4 -> 10.168.0.2:8285 carried 100.96.3.4 -> 100.96.1.2")
+    missed = netlab.check_datagram([datagram], outer=("10.168.0.2", "10.168.0.4"), inner=("100.96.1.2", "100.96.3.4"))
+    assert "seen: 10.168.0.4 -> 10.168.0.2 carrying 100.96.3.4 -> 100.96.1.2" in missed.message
+
+
+def test_check_vtep_names_what_differs():
+    link = {"ifname": "flannel.1", "mtu": 1500, "flags": ["BROADCAST"],
+            "linkinfo": {"info_kind": "vxlan", "info_data": {"id": 2, "local": "10.168.0.4", "port": 8472,
+                                                             "learning": True}}}
+    w = World({("node3", "ip -j -d link show flannel.1"): json.dumps([link])})
+    c = netlab.check_vtep(w, "node3", local="10.168.0.4")
+    assert c.message == ("flannel.1 in node3: VNI 2 (want 1); learning on (want nolearning); MTU 1500 (want 1450:"
+                         " `ip link set flannel.1 mtu 1450`); down (`ip link set flannel.1 up`)")
+
+
+# ------------------------------------------------------------------ one comparison, three reports
+def _echo():
+    frames = netlab.docker.echo_frames("172.17.0.2", "172.17.0.3")
+    sent = frames["echo_request"].copy()
+    sent[IP].id, sent[IP].chksum, sent[ICMP].chksum = 4242, None, None
+    sent["Raw"].load = b"\x01" * 16 + bytes(sent["Raw"].load[16:])
+    return Ether(bytes(sent)), frames["echo_request"]
+
+
+def test_plain_frames_fill_what_the_kernel_and_ping_chose():
+    captured, built = _echo()
+    c = netlab.compare_packets(captured, built)
+    assert c.equal and c.filled == ["IP id (and so the IP checksum)",
+                                    "payload bytes 0-15 = ping's send time (and so the ICMP checksum)"]
+    assert str(c).startswith("equal: True   filled by the kernel/ping: IP id")
+    other = netlab.docker.echo_frames("172.17.0.2", "172.17.0.4")["echo_request"]
+    assert not netlab.compare_packets(captured, other).equal
+
+
+def test_udp_report_is_field_by_field():
+    inner = Ether() / IP(src="100.96.1.2", dst="100.96.2.3", ttl=64) / ICMP()
+    built = netlab.encapsulate_udp(inner, "10.168.0.2", "10.168.0.3")
+    lines = netlab.compare_packets(Ether() / built, built, encapsulation="udp").lines
+    assert all(l.startswith("=") for l in lines) and lines[-1].endswith("identical byte for byte")
+    assert "= outer IP  ttl    captured           64  built           64" in lines
+
+
+def test_vxlan_report_names_the_bytes():
+    inner = IP(src="10.1.15.2", dst="10.1.16.3", ttl=64) / ICMP()
+    args = dict(lan_src_mac="02:00:0a:a8:00:02", lan_dst_mac="02:00:0a:a8:00:03", src="10.168.0.2", dst="10.168.0.3",
+                vtep_src_mac=flannel.NODE1_VTEP_MAC, vtep_dst_mac=flannel.SEED_VTEP_MAC, ip_id=7)
+    a, b = netlab.build_vxlan_frame(inner, sport=40000, **args), netlab.build_vxlan_frame(inner, sport=40001, **args)
+    same = netlab.compare_packets(a, a, encapsulation="vxlan")
+    assert same.equal and same.lines[0] == "captured 92 bytes, built 92 bytes: identical byte for byte"
+    assert "outer UDP source port: from the inner flow's hash, in 32768-60999: True" in same.text()
+    differ = netlab.compare_packets(a, b, encapsulation="vxlan")
+    assert not differ.equal and "outer UDP source port" in differ.lines[0]
+    assert UDP in differ.captured
+    with pytest.raises(ValueError):
+        netlab.compare_packets(a, b, encapsulation="gre")
