@@ -13,11 +13,11 @@ import pytest
 import netlab
 from netlab import Hop, Walk, draw_topology, draw_walk, flannel, header_stack, pc_pair_with_router
 from netlab.engine.topology import Interface
-from netlab.walk.decisions import Neighbour, Route, TunHandoff, UserSocket
+from netlab.walk.decisions import Neighbour, Rewrite, Route, TunHandoff, UserSocket
 from netlab.walk.draw import stack
 from netlab.walk.figure import figure_png
 from netlab.walk.scene import IF_W, layout, scene
-from netlab.walk.summary import rows
+from netlab.walk.summary import rows, word
 from netlab.walk.widgets import destinations, render_walk, walk_explorer
 
 
@@ -285,3 +285,10 @@ def test_a_traced_walk_through_flanneld_knows_flannel0_and_draws_it():
     texts = _texts(walk.draw())
     assert len(on_tun) == 2 and all(f"hop:request:{k}" in texts for k in on_tun)
     assert "iface:node1:flannel0" in texts and "made at run time" in texts["key"].get_text()
+
+
+def test_nat_words_tell_a_rule_from_conntrack_undoing_it():
+    assert word(Rewrite("source", "172.17.0.2", "10.168.0.2", "SNAT/MASQUERADE")) == "SNAT"
+    assert word(Rewrite("destination", "10.168.0.2:8080", "172.17.0.2:80", "DNAT")) == "DNAT"
+    assert word(Rewrite("destination", "10.168.0.2", "172.17.0.2", "conntrack: the reverse of the NAT",
+                        when=" before routing")) == "NAT undone"

@@ -26,8 +26,8 @@ def word(d) -> str:
         return "no VTEP" if d.missing else "VXLAN FDB"
     if isinstance(d, IptablesHit):
         return "iptables DROP" if d.drops else "DNAT rule" if d.dnat else "iptables"
-    if isinstance(d, Rewrite):
-        return "SNAT" if d.header == "source" else "DNAT"
+    if isinstance(d, Rewrite):  # conntrack undoing a NAT on the way back is not a new NAT
+        return "NAT undone" if "reverse" in d.how else "SNAT" if d.header == "source" else "DNAT"
     if isinstance(d, TunHandoff):
         return "TUN: no reader" if not d.processes else "TUN write" if d.wrote else "TUN read"
     if isinstance(d, KernelVxlan):
