@@ -20,7 +20,7 @@ from .engine.capture import Capture, CaptureError
 from .engine.probe import Probe, probe
 from .engine.verify import RecordingMismatch, verify_recording
 from .engine.sanitize import sanitize
-from . import kernel
+from . import kernel, magic
 from .topologies import (  # the book's topologies, named and addressed as in the seed
     GATEWAY, GATEWAY_MAC, HOST_A_MAC, PC1, PC1_MAC, PC2, PC2_MAC, ROUTER_C_LAN_MAC,
     ROUTER_C_SERVER_MAC, ROUTER_D_MAC, VM_B_MAC, flannel_udp, flannel_vxlan, flannel_vxlan_nodes,
@@ -94,8 +94,7 @@ def __dir__():
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext netlab``: the ``%node`` / ``%%node`` magics (:mod:`netlab.magic`)."""
-    from .magic import load_ipython_extension as load
-    load(ipython)
+    magic.load_ipython_extension(ipython)
 
 
 def _load_magics_inside_ipython() -> None:

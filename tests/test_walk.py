@@ -5,10 +5,9 @@ import json
 import pytest
 
 import netlab
-from netlab import World, pc_pair, pc_pair_with_router, trace, walk_nat
+from netlab import World, kernel, pc_pair, pc_pair_with_router, trace, walk_nat
 from netlab.packets.frames import GATEWAY_MAC, PC1_MAC, PC2_MAC
 from netlab import WalkError
-from netlab.walk.counters import _ipt_parse
 from netlab.walk.decisions import Neighbour, Route
 from netlab.walk.headers import header_summary
 
@@ -20,11 +19,12 @@ def where(walk):
 
 
 # ------------------------------------------------------------------ no kernel needed
-def test_iptables_counters_are_parsed_per_rule_and_policy():
+def test_iptables_counters_are_keyed_per_rule_and_policy():
+    """The keys the walk compares two readings by (kernel.Iptables.counters)."""
     text = ("*filter\n:INPUT ACCEPT [3:252]\n:FORWARD DROP [1:84]\n:DOCKER - [0:0]\n"
             "[2:168] -A FORWARD -d 10.0.0.0/8 -j ACCEPT\n[0:0] -A FORWARD -d 10.0.0.0/8 -j ACCEPT\nCOMMIT\n"
             "*nat\n[1:84] -A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE\nCOMMIT\n")
-    assert _ipt_parse(text) == {
+    assert kernel.parse_iptables_save(text).counters() == {
         ("filter", "INPUT policy ACCEPT", 0): (3, 252), ("filter", "FORWARD policy DROP", 0): (1, 84),
         ("filter", "-A FORWARD -d 10.0.0.0/8 -j ACCEPT", 1): (2, 168),
         ("filter", "-A FORWARD -d 10.0.0.0/8 -j ACCEPT", 2): (0, 0),
@@ -366,11 +366,11 @@ DNAT_RULE = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-dest
 
 
 def test_user_defined_chains_are_read_from_the_dump():
-    from netlab.walk.counters import _target, _user_chains
     text = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n[1:60] -A PREROUTING -j DOCKER\nCOMMIT\n*filter\n:FOO - [0:0]\nCOMMIT\n"
-    assert _user_chains(text) == {("nat", "DOCKER"), ("filter", "FOO")}
-    assert _target("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER") == "DOCKER"
-    assert _target("-A FORWARD -g DOCKER-ISOLATION") == "DOCKER-ISOLATION" and _target("-A FORWARD -s 1.2.3.4") is None
+    assert kernel.parse_iptables_save(text).user_chains == {("nat", "DOCKER"), ("filter", "FOO")}
+    target = kernel.jump_target
+    assert target("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER") == "DOCKER"
+    assert target("-A FORWARD -g DOCKER-ISOLATION") == "DOCKER-ISOLATION" and target("-A FORWARD -s 1.2.3.4") is None
 
 
 @root

@@ -5,6 +5,8 @@ measuring the data paths (:mod:`.perf`).
 Run a daemon as ``python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0`` (or ``vxlan``).
 """
 
+import importlib
+
 from .lab import (NETWORK_CONFIG, NODE1_VTEP_MAC, SEED_VTEP_MAC, VXLAN_NETWORK_CONFIG, StoreInfo, counters,
                   counters_delta, etcd_version, etcdctl, flannel0_device, flanneld_log, leases, put_config,
                   remove_lease, rx_dropped, start_flanneld, start_store, tx_dropped, vtep_tables, wait_for_entries,
@@ -25,6 +27,5 @@ def __getattr__(name):
     # The widgets load on first use (netlab.flannel.widgets...): ipywidgets is the notebook's, and
     # the daemons in the nodes start without it.
     if name in ("vxlan_widgets", "widgets"):
-        import importlib
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

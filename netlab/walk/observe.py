@@ -7,7 +7,8 @@ into the request, the reply, and ICMP errors about the request.
 
 from __future__ import annotations
 
-from .counters import IPTABLES_SAVE, Counters
+from .. import kernel
+from .counters import Counters
 from .headers import SPORT, UDP_MARK, inner_ip
 
 
@@ -30,7 +31,7 @@ def watch(world, links, nodes, src, command, rank):
     Returns the sender's result, the sightings sorted by time (ties broken by RANK, the causal order of
     sightings in one namespace), and the :class:`Counters` that moved.
     """
-    before = {n: world.run(n, IPTABLES_SAVE, check=False).stdout for n in nodes}
+    before = {n: kernel.iptables(world, n) for n in nodes}
     caps = []
     for n in nodes:  # tcpdump needs the interface up; the kernel says which are
         up = links.read(n)
@@ -51,7 +52,7 @@ def watch(world, links, nodes, src, command, rank):
     # Within one namespace a received skb keeps its timestamp, so the bridge port and the bridge
     # device can show the same nanosecond: the causal rank breaks such ties.
     sightings.sort(key=lambda s: (s[0], rank(s[1], s[2], s[3])))
-    after = {n: world.run(n, IPTABLES_SAVE, check=False).stdout for n in nodes}
+    after = {n: kernel.iptables(world, n) for n in nodes}
     return sent, sightings, Counters(before, after)
 
 
