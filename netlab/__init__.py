@@ -56,6 +56,7 @@ _lazy("docker.widgets", "BridgeError", "BridgeSnapshot", "bridge_explorer", "bri
 _lazy("walk.model", "Hop", "Walk", "WalkError")
 _lazy("walk.trace", "trace")
 _lazy("walk.draw", "draw_walk", "header_stack")
+_lazy("walk.scene", "draw_topology")
 _lazy("walk.widgets", "walk_explorer")
 # Chapters 5 and 6: Flannel (lease store, daemons, lab helpers) and chapter 5's widgets.
 _lazy("packets.flannel", "bind_flannel_udp", "encapsulate_udp=encapsulate", "udp_overhead=overhead")

@@ -76,7 +76,8 @@ def test_a_walk_renders_its_decisions_as_text_and_html():
     assert hop.decision == "route: local 10.0.0.1 dev lo; neighbour 10.0.0.1 on eth0: no entry" \
                            " (`ip neigh show 10.0.0.1 dev eth0` is empty)"
     assert str(walk) == walk.text() == repr(walk) and walk._repr_html_() == walk.html()
-    assert "<td style='font-size:85%'>route: local 10.0.0.1 dev lo<br>neighbour" in walk.html()
+    assert "<td>local delivery, no neighbour</td>" in walk.html()  # the summary; the full text folded:
+    assert "<details><summary>" in walk.html() and "route: local 10.0.0.1 dev lo\n     neighbour" in walk.html()
 
 
 class _Paper:  # a world that was never built: trace must refuse bad arguments before running anything
@@ -136,7 +137,7 @@ def test_router_lowers_ttl_and_changes_macs_not_ips():
     assert again == {walk.text()}  # deterministic: no timestamps, ids or ports that vary
     assert walk.text().endswith("delivered to pc1") and "reply: icmp pc2 -> pc1" in walk.text()
     html = walk._repr_html_()
-    assert html.count("<tr><td>") == 8 and "r1</td><td>eth1 out" in html
+    assert html.count("<tr><td>") == 8 and "r1</td><td><code>eth1 out</code>" in html
 
 
 @root

@@ -17,7 +17,8 @@ from IPython.display import Image
 
 from ..inputs import InputError, quote, whole_number
 from ..packets.vxlan import KERNEL_DEFAULT_PORT, VXLAN_OVERHEAD, build_frame, header_sizes
-from ..walk.draw import figure_png, header_stack
+from ..walk.draw import header_stack
+from ..walk.figure import figure_png
 from .lab import NODE1_VTEP_MAC, SEED_VTEP_MAC, vtep_tables
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")

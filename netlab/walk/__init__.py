@@ -10,5 +10,7 @@
 - :mod:`.fate`: delivered, or where and why it stopped, computed from that data.
 
 :mod:`.model` holds the result (:class:`Walk`, :class:`Hop`), :mod:`.headers` the packet's dissection,
-:mod:`.draw` its pictures and :mod:`.widgets` the explorer.
+:mod:`.summary` its short table, :mod:`.draw` its pictures on the topology that :mod:`.scene` draws
+(``netlab.draw_topology``; :mod:`.figure` makes every picture the same PNG bytes on every run), and
+:mod:`.widgets` the explorer.
 """

@@ -63,6 +63,11 @@ class Links:
         return Interface(node, name, kind, mac=l.get("address") if kind != "tun" else None,
                          mtu=l.get("mtu"), master=l.get("master"), options=opts)
 
+    def made_at_run_time(self) -> tuple[Interface, ...]:
+        """The interfaces read from the kernels that the topology does not declare, node by node."""
+        return tuple(i for n, ifaces in self.ifaces.items() for name, i in ifaces.items()
+                     if name not in self.topo.nodes[n].interfaces)
+
     def mtu(self, node, name):
         """The MTU the kernel reported for NODE's NAME, or None."""
         return self.kernel.get(node, {}).get(name, {}).get("mtu")

@@ -1,7 +1,9 @@
 """A packet walk as data: its hops in order, each with the kernel's decisions, and how it ended.
 
-``text()`` and ``html()`` render it (``str()`` and a notebook's display use them); ``draw()`` puts it on
-the topology (:mod:`netlab.walk.draw`).
+``text()`` renders it as plain text (``str()`` and ``print`` use it); ``html()``, a notebook's display,
+is its drawing (:mod:`netlab.walk.draw`), a short table a hop a row (:mod:`netlab.walk.summary`) and the
+full text folded in a ``<details>`` element, so a static page shows the picture and keeps the long
+lines one click away.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 
 from .decisions import Decision
 from .draw import draw_walk
+from .figure import png_img
+from .summary import table_html
 
 
 class WalkError(ValueError):
@@ -54,6 +58,9 @@ class Walk:
     topology: object = field(default=None, repr=False, compare=False)
     kind: str = "request"
     no_reply: str | None = None  # delivered, an answer was due, none was seen: the kernel's reason
+    # interfaces the walk's kernels reported that the topology does not declare: devices a daemon made
+    # at run time (flanneld's flannel0, flannel.1), so the drawing shows the hops through them
+    devices: tuple = field(default=(), repr=False, compare=False)
 
     def text(self) -> str:
         """Plain text, no timestamps: the same topology gives the same text."""
@@ -61,11 +68,7 @@ class Walk:
         for i, h in enumerate(self.hops, 1):
             lines.append(f"{i:>2} {h.node} {h.interface} {h.direction}: {h.headers}")
             lines += [f"     {d}" for d in h.lines()]
-        if self.delivered:
-            lines.append(f"delivered to {self.hops[-1].node}" if self.hops else
-                         f"delivered inside {self.src} through lo (it never reached a wire)")
-        else:
-            lines.append(f"dropped at {self.dropped_at}: {self.reason}")
+        lines.append(self.outcome())
         if self.no_reply:
             lines.append(self.no_reply)
         if self.reply is not None:
@@ -73,32 +76,26 @@ class Walk:
             lines.append(self.reply.text())
         return "\n".join(lines)
 
-    def html(self) -> str:
-        """The walk and its reply as HTML tables, one row a hop."""
-        out = []
-        for w in (self, self.reply):
-            if w is None:
-                continue
-            rows, end = w._rows_html()
-            out.append(f"<p><b>{w.kind}: {w.proto} {_html.escape(w.src)} &rarr; {_html.escape(w.dst)}</b></p>"
-                       "<table class='netlab-walk'><thead><tr><th>hop</th><th>node</th><th>interface</th>"
-                       f"<th>headers</th><th>decision</th></tr></thead><tbody>{rows}</tbody></table>"
-                       f"<p><i>{end}</i></p>")
-        return "".join(out)
+    def outcome(self) -> str:
+        """Where the packet ended: delivered to a node, or dropped where and why."""
+        if self.delivered:
+            return (f"delivered to {self.hops[-1].node}" if self.hops else
+                    f"delivered inside {self.src} through lo (it never reached a wire)")
+        return f"dropped at {self.dropped_at}: {self.reason}"
 
-    def _rows_html(self) -> tuple[str, str]:
-        rows = []
-        for i, h in enumerate(self.hops, 1):
-            dec = "<br>".join(_html.escape(d) for d in h.lines())
-            hdr = "<br>".join(_html.escape(p) for p in h.headers.split(" | "))
-            rows.append(f"<tr><td>{i}</td><td>{_html.escape(h.node)}</td><td>{_html.escape(h.interface)}"
-                        f" {h.direction}</td><td style='font-family:monospace;font-size:85%'>{hdr}</td>"
-                        f"<td style='font-size:85%'>{dec}</td></tr>")
-        end = (f"delivered to {self.hops[-1].node}" if self.delivered and self.hops else
-               "delivered" if self.delivered else f"dropped at {self.dropped_at}: {self.reason}")
-        if self.no_reply:
-            end += f"; {self.no_reply}"
-        return "".join(rows), _html.escape(end)
+    def ending(self) -> str:
+        """The outcome, and why no answer came when one was due."""
+        return self.outcome() + (f"; {self.no_reply}" if self.no_reply else "")
+
+    def html(self) -> str:
+        """The drawing, a summary table for the walk and its reply, and the full text folded away."""
+        alt = f"packet walk: {self.proto} {self.src} to {self.dst}"
+        tables = "".join(table_html(w) for w in (self, self.reply) if w is not None)
+        text = self.text()
+        return (f"<div class='netlab-walk'>{png_img(self.draw(), alt) if self.topology is not None else ''}"
+                f"{tables}<details><summary>the full walk: every hop's headers and the kernel's decisions"
+                f" ({len(text.splitlines())} lines)</summary><pre style='font-size:80%;overflow-x:auto'>"
+                f"{_html.escape(text)}</pre></details></div>")
 
     def __str__(self) -> str:
         return self.text()

@@ -70,7 +70,8 @@ def trace(world, src: str, dst: str, proto: str = "icmp", port: int = 5000, ttl:
 
     hops = cables.hops(request, src)
     decider.decide(hops, src, request=True)
-    walk = Walk(src, dst, proto, hops, *fate.of(hops, dst_ip, src, errors), topology=topo)
+    walk = Walk(src, dst, proto, hops, *fate.of(hops, dst_ip, src, errors), topology=topo,
+                devices=links.made_at_run_time())
     if walk.delivered and hops and not (reply or errors) and proto in ("icmp", "tcp"):
         # an echo request is answered by an echo reply, a SYN by a SYN-ACK or a RST: one was due
         limited = "" if set(nodes) >= set(topo.nodes) else f" (captures ran only in {', '.join(nodes)})"
@@ -88,7 +89,7 @@ def _back(sightings, is_reply: bool, walk: Walk, cables, decider, fate) -> Walk:
     decider.decide(hops, origin, request=False)
     back_ip = inner_ip(sightings[0][3])
     return Walk(origin, walk.src, walk.proto if is_reply else "icmp", hops, *fate.of(hops, back_ip.dst, origin, []),
-                topology=walk.topology, kind="reply" if is_reply else "error")
+                topology=walk.topology, kind="reply" if is_reply else "error", devices=walk.devices)
 
 
 def _check(topo, src, proto, size):

@@ -1,23 +1,17 @@
 """A packet-walk explorer: pick source, destination and protocol; see the walk and its diagram.
 
-The result is one ``widgets.HTML`` (the table and the diagram as a base64 PNG ``<img>``), set at
+The result is one ``widgets.HTML`` (the walk's own HTML: its diagram as a base64 PNG ``<img>``, a
+summary table and the full text folded), set at
 construction and recomputed on every change, so a saved notebook shows it on the static site.
 Each change sends one real packet in the world (:func:`netlab.trace`).
 """
 
 from __future__ import annotations
 
-import base64
 import html
 
-from .draw import figure_png
 from .model import WalkError
 from .trace import PROTOS, trace
-
-
-def figure_img(fig, alt: str = "") -> str:
-    data = base64.b64encode(figure_png(fig)).decode()
-    return f"<img alt='{html.escape(alt)}' style='max-width:100%' src='data:image/png;base64,{data}'>"
 
 
 def destinations(world) -> list[tuple[str, str]]:
@@ -32,15 +26,14 @@ def destinations(world) -> list[tuple[str, str]]:
 
 
 def render_walk(world, src: str, dst: str, proto: str) -> str:
-    """The walk as HTML (table + diagram), or a one-line message saying what went wrong."""
+    """The walk as HTML (diagram, summary, folded text), or a one-line message saying what went wrong."""
     try:
         walk = trace(world, src, dst, proto)
     except WalkError as e:
         return f"<p style='color:#b03a2e'>{html.escape(str(e))}</p>"
     except LookupError as e:  # a replayed world asked for a walk that was not recorded
         return f"<p style='color:#b03a2e'>{html.escape(str(e))}</p>"
-    alt = f"packet walk {src} to {dst} ({proto})"
-    return walk.html() + figure_img(walk.draw(), alt)
+    return walk.html()
 
 
 def walk_explorer(world, src: str | None = None, dst: str | None = None, proto: str = "icmp"):
