@@ -1,7 +1,10 @@
 """The one narrow sanitizer for what is truly volatile in a lab's output.
 
-Only round-trip times printed by ping and traceroute, tcpdump's timestamps,
-and (when asked) ports the kernel chose. Everything else must match exactly.
+Only round-trip times printed by ping and traceroute, tcpdump's timestamps, the pixels of a
+PNG inlined in HTML (a walk's drawing), and (when asked) ports the kernel chose. Everything else
+must match exactly. Pixels depend on the matplotlib and FreeType at hand, which is why nbval skips
+``image/png`` outputs; an inlined PNG is treated the same, and the drawings' bytes are proved
+deterministic by ``tests/test_walk_draw.py`` instead.
 nbval reads the same patterns from ``tests/nbval_sanitize.cfg``, which is generated from
 :data:`PATTERNS` (``scripts/write_nbval_sanitize.py``);
 ``tests/test_replay.py`` fails if the committed file is not what :func:`nbval_config` makes.
@@ -17,6 +20,7 @@ PATTERNS = [
     ("ping-total-time", r"(packet loss(, \+[0-9]+ errors)?), time [0-9]+ms", r"\1, time TIMEms"),
     ("traceroute-times", r"(\s)[0-9]+\.[0-9]{3} ms", r"\1TIME ms"),
     ("tcpdump-timestamp", r"(?m)^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}", "HH:MM:SS.USEC"),
+    ("inline-png", r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,PNG"),
 ]
 EPHEMERAL_PORT = ("ephemeral-port", r"\b((?:[0-9]{1,3}\.){3}[0-9]{1,3})([.:])(3276[89]|327[7-9][0-9]|32[89][0-9]{2}|3[3-9][0-9]{3}|[45][0-9]{4}|60[0-9]{3})\b",
                   r"\1\2PORT")
