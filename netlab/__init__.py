@@ -67,7 +67,8 @@ _lazy("flannel.vxlan_widgets", "header_stack_image", "vxlan_frame_builder=frame_
       "vxlan_tables_view=tables_view")
 # Lab checks, one vocabulary: check_<thing>(world, node, *, ...) -> Check, reading the kernel.
 _lazy("checks.network", "check_default_gateway", "check_fdb", "check_link", "check_neighbour", "check_path",
-      "check_route", "check_route_entry", "check_routers_crossed", "check_walk")
+      "check_renumbered", "check_route", "check_route_entry", "check_route_error",
+      "check_routers_crossed", "check_walk")
 _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", "check_nat_rule",
       "diagnose_docker=diagnose")
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")

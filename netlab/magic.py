@@ -161,3 +161,25 @@ def node(line: str, cell: str | None = None) -> None:
 def load_ipython_extension(ipython) -> None:
     """Register ``%node`` / ``%%node`` with an IPython shell."""
     ipython.register_magic_function(node, magic_kind="line_cell", magic_name="node")
+    ipython.set_custom_exc((NotImplementedError, NameError), first_things_first)
+
+
+def first_what(error: BaseException) -> str:
+    """The one line a learner reads when a cell runs before what it needs: an answer not written
+    yet (a blank lab's ``raise NotImplementedError()``) or a name no cell has defined yet."""
+    if isinstance(error, NotImplementedError):
+        return ("NotImplementedError: this cell waits for your answer: write it in place of"
+                " `raise NotImplementedError()`, then run the cell again")
+    name = getattr(error, "name", None) or str(error).split("'")[1 if "'" in str(error) else 0]
+    if name in ("world", "topology"):
+        return f"NameError: `{name}` is not defined yet: run the cell above that builds the world first"
+    return (f"NameError: `{name}` is not defined yet: run the cell above that sets it (your answer)"
+            f" first, then this one")
+
+
+def first_things_first(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython's handler for those two errors: one line, shown as the cell's error (so nbgrader
+    still scores the cell zero), instead of a traceback."""
+    stb = [first_what(value)]
+    shell._showtraceback(etype, value, stb)
+    return stb

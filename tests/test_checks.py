@@ -17,7 +17,7 @@ from test_kernel import World
 
 CHECKS = ["check_bridge_port", "check_counters", "check_datagram", "check_default_gateway", "check_default_route",
           "check_fdb", "check_flannel_routes", "check_lease", "check_link", "check_nat_rule", "check_neighbour",
-          "check_path", "check_route", "check_route_entry", "check_routers_crossed", "check_vtep", "check_walk"]
+          "check_path", "check_renumbered", "check_route", "check_route_entry", "check_route_error", "check_routers_crossed", "check_vtep", "check_walk"]
 
 
 def test_every_check_is_a_top_level_name_with_keyword_arguments():

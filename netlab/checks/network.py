@@ -1,6 +1,7 @@
 """Lab checks of a node's network state: links, routes, neighbours, FDB entries, gateways, paths
 and packet walks. Each reads the kernel (:mod:`netlab.kernel`) and says ✓ or ✗ in one sentence
-that names the first thing wrong and the command that fixes it.
+that names the first thing wrong (the lab checks: what the kernel shows and what was expected,
+with the chapter section that explains it, never the command that fixes it).
 
 One vocabulary: ``check_<thing>(world, node, *, ...)`` returns a :class:`~.base.Check`.
 Two questions about routes get two names: :func:`check_route` asks the kernel which route it
@@ -16,20 +17,92 @@ from ..engine.build import build_script
 from .base import Check
 
 
-def check_route(world, node: str, *, dst: str, via: str | None = None, dev: str | None = None) -> Check:
-    """Does NODE's kernel route DST (via gateway VIA, out of DEV, when given)? Asks ``ip route get``."""
+def _see(see: str | None) -> str:
+    """The chapter section that explains it, appended to a failing message."""
+    return f" (see {see})" if see else ""
+
+
+def check_route(world, node: str, *, dst: str, via: str | None = None, dev: str | None = None,
+                see: str | None = None) -> Check:
+    """Does NODE's kernel route DST (via gateway VIA, out of DEV, when given)? Asks ``ip route get``.
+
+    A failure says what the kernel chose and what was expected, never the command that fixes it.
+    """
+    want = f"via {via}" if via else (f"out of {dev}" if dev else "a route")
     r = kernel.route_get(world, node, dst)
     if r is None:
-        return Check(False, f"{node} has no route to {dst} (Network is unreachable); add one, e.g."
-                            f" `ip route add default via {via or 'GATEWAY'}`, in {node}")
+        return Check(False, f"{node}'s kernel answers 'Network is unreachable' for {dst}: no route in its table"
+                            f" matches it; expected {want}{_see(see)}", via, None)
     if via is not None and r.gateway != via:
         how = f"via {r.gateway}" if r.gateway else "directly (no gateway)"
-        return Check(False, f"{node} sends {dst} {how} out of {r.dev}, not via {via}; check `ip route` in {node}"
-                            f" for a more specific route that wins")
+        return Check(False, f"{node} sends {dst} {how} out of {r.dev}, expected via {via}; of the routes that"
+                            f" match, the kernel takes the longest prefix, then the lowest metric: read"
+                            f" `ip route` in {node}{_see(see)}", via, r.gateway)
     if dev is not None and r.dev != dev:
-        return Check(False, f"{node} sends {dst} out of {r.dev}, not {dev}; check `ip route` in {node}")
+        return Check(False, f"{node} sends {dst} out of {r.dev}, expected out of {dev}{_see(see)}", dev, r.dev)
     how = f"via {r.gateway} " if r.gateway else ""
     return Check(True, f"{node} reaches {dst} {how}out of {r.dev}")
+
+
+def check_route_error(world, node: str, *, dst: str, answer, see: str | None = None) -> Check:
+    """Does ANSWER hold the error NODE's kernel gives for ``ip route get DST`` (or say it has none)?"""
+    res = world.run(node, f"ip route get {dst}", check=False)
+    error = res.stderr.strip().removeprefix("RTNETLINK answers: ") if res.returncode else ""
+    if not isinstance(answer, str) or not answer.strip():
+        return Check(False, f"give the kernel's answer as a string (the line `ip route get {dst}` prints"
+                            f" in {node}), not {answer!r}", error, answer)
+    if not error:
+        return Check(False, f"{node}'s kernel has a route to {dst} now, so `ip route get` gives no error;"
+                            f" this step expects the table before any change{_see(see)}", error, answer)
+    if error.lower() in answer.lower():
+        return Check(True, f"{node}'s kernel answers '{error}' for {dst}: no route matches it", error, answer)
+    return Check(False, f"{answer!r} is not what {node}'s kernel answers for {dst}: run `ip route get {dst}`"
+                        f" in {node} and copy its error{_see(see)}", error, answer)
+
+
+def check_renumbered(world, node: str, *, peer: str, dev: str, address, see: str | None = None) -> Check:
+    """Did PEER get ADDRESS on DEV, inside NODE's subnet on DEV, so that NODE reaches it directly?
+
+    Reads both kernels: PEER's DEV holds exactly ADDRESS (in NODE's prefix), NODE's table has no
+    route besides its connected ones and no hand-made (PERMANENT) neighbour entry, and a ping from
+    NODE to ADDRESS is answered, by PEER's own MAC address.
+    """
+    def v4(n):
+        return [ipaddress.IPv4Interface(a) for a in kernel.addresses(world, n).get(dev, []) if ":" not in a]
+
+    mine, theirs = v4(node), v4(peer)
+    if not isinstance(address, str) or not address:
+        return Check(False, f"give {peer}'s new address as a string, such as \"192.168.0.10\", not {address!r}")
+    if not mine:
+        return Check(False, f"{node} has no IPv4 address on {dev}; the cable of the step before comes first")
+    net = mine[0].network
+    shown = ", ".join(str(i) for i in theirs) or "no address"
+    if [str(i.ip) for i in theirs] != [address]:
+        return Check(False, f"{peer}'s {dev} holds {shown}; expected {address} alone{_see(see)}",
+                     address, shown)
+    if theirs[0].network != net:
+        return Check(False, f"{peer}'s {dev} holds {theirs[0]}, outside {node}'s {net}: the two would still"
+                            f" need a router{_see(see)}", str(net), str(theirs[0]))
+    if theirs[0].ip == mine[0].ip or theirs[0].ip in (net.network_address, net.broadcast_address):
+        return Check(False, f"{address} is {node}'s own address or not a host of {net}{_see(see)}",
+                     str(net), address)
+    extra = [r for r in kernel.routes(world, node) if r.scope != "link" or r.dst != str(net)]
+    if extra:
+        r = extra[0]
+        return Check(False, f"{node} has the route `{r.dst}{' via ' + r.gateway if r.gateway else ''}"
+                            f" dev {r.dev}` besides its connected {net}; the task allows no added"
+                            f" route{_see(see)}", "connected only", r.dst)
+    permanent = [n for n in kernel.neighbours(world, node, dev) if "PERMANENT" in n.state]
+    if permanent:
+        return Check(False, f"{node} has a hand-made neighbour entry for {permanent[0].dst}"
+                            f" ({permanent[0].lladdr}, PERMANENT); the kernel must learn it by ARP{_see(see)}",
+                     "learned", "PERMANENT")
+    ping = world.run(node, f"ping -c 1 -W 1 {address}", check=False)
+    if " 1 received" not in ping.stdout:
+        return Check(False, f"{node} pinged {address} and got no reply (100% packet loss){_see(see)}",
+                     "reply", None)
+    return Check(True, f"{peer} is {theirs[0]} in {node}'s {net}, and {node} reaches it on-link: the ping"
+                       f" was answered", address, address)
 
 
 def check_route_entry(world, node: str, *, subnet: str, gateway: str, dev: str) -> Check:
@@ -42,7 +115,8 @@ def check_route_entry(world, node: str, *, subnet: str, gateway: str, dev: str) 
     for r in kernel.routes(world, node, f"dev {dev}"):
         if r.dst == want:
             if r.gateway != gateway:
-                return Check(False, f"{node} routes {subnet} via {r.gateway}, not {gateway}")
+                how = f"via {r.gateway}" if r.gateway else "directly (no gateway)"
+                return Check(False, f"{node} routes {subnet} {how} on {dev}, expected via {gateway}")
             if "onlink" not in r.flags:
                 return Check(False, f"{node} routes {subnet} via {gateway} without onlink")
             return Check(True, f"{node} routes {subnet} via {gateway} dev {dev} onlink")
@@ -100,16 +174,21 @@ def _remote(entries, node: str, dev: str, mac: str, dst: str) -> Check:
                         f" `bridge fdb add {mac} dev {dev} dst {dst} self permanent`")
 
 
-def check_default_gateway(world, node: str, *, gateway: str) -> Check:
-    """Is NODE's default route (the one with the lowest metric) via GATEWAY?"""
-    gws = kernel.default_gateways(world, node)
-    if not gws:
-        return Check(False, f"{node} has no default route; add one with `ip route add default via {gateway}`"
-                            f" in {node}", gateway, None)
-    if gws[0] != gateway:
-        return Check(False, f"{node}'s default route goes via {gws[0]}, not {gateway}; change it with"
-                            f" `ip route replace default via {gateway}` in {node}", gateway, gws[0])
-    return Check(True, f"{node}'s default gateway is {gateway}", gateway, gws[0])
+def check_default_gateway(world, node: str, *, gateway: str, metric: int | None = None,
+                          see: str | None = None) -> Check:
+    """Is NODE's default route (the one with the lowest metric) via GATEWAY, with METRIC when given?"""
+    found = sorted((r for r in kernel.routes(world, node, "default") if r.gateway), key=lambda r: r.metric)
+    if not found:
+        return Check(False, f"{node}'s table has no default route; expected one via {gateway}{_see(see)}",
+                     gateway, None)
+    if found[0].gateway != gateway:
+        return Check(False, f"{node}'s default route goes via {found[0].gateway} (metric {found[0].metric}),"
+                            f" expected via {gateway}{_see(see)}", gateway, found[0].gateway)
+    if metric is not None and found[0].metric != metric:
+        return Check(False, f"{node}'s default route via {gateway} has metric {found[0].metric}, expected"
+                            f" metric {metric}{_see(see)}", metric, found[0].metric)
+    shown = f" (metric {metric})" if metric is not None else ""
+    return Check(True, f"{node}'s default gateway is {gateway}{shown}", gateway, found[0].gateway)
 
 
 def check_routers_crossed(world, node: str, *, dst: str, answer) -> Check:
