@@ -177,9 +177,22 @@ def first_what(error: BaseException) -> str:
             f" first, then this one")
 
 
-def first_things_first(shell, etype, value, tb, tb_offset=None) -> list[str]:
+def raised_by_the_cell(tb) -> bool:
+    """Whether the error was raised by the cell's own code (its last frame is the cell), not deeper
+    in a library, where the full traceback is what a reader needs."""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_filename
+    return "ipykernel_" in name or name.startswith("<ipython-input")
+
+
+def first_things_first(shell, etype, value, tb, tb_offset=None) -> list[str] | None:
     """IPython's handler for those two errors: one line, shown as the cell's error (so nbgrader
-    still scores the cell zero), instead of a traceback."""
+    still scores the cell zero), instead of a traceback; the usual traceback when a library
+    raised them."""
+    if not raised_by_the_cell(tb):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
     stb = [first_what(value)]
     shell._showtraceback(etype, value, stb)
     return stb

@@ -221,3 +221,22 @@ def test_student_copy_of_a_node_cell_is_empty_and_says_so():
     assert "NotImplementedError" not in source  # it would run as a shell command
     with pytest.raises(magic.NodeUsageError, match="the cell has no command for node3"):
         magic.node(source.split("\n", 1)[0][len("%%node "):], source.split("\n", 1)[1])
+
+
+def test_a_name_missing_in_the_cell_is_one_line_but_a_librarys_error_keeps_its_traceback(tmp_path):
+    """`import netlab` turns a NameError or NotImplementedError raised by the cell itself (a blank lab's
+    answer, a variable no cell set yet) into one line; the same errors raised inside a library are not
+    the learner's order of cells, and keep their whole traceback."""
+    (tmp_path / "libx.py").write_text("def boom():\n    return missing_in_lib\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import netlab, libx"),
+                nbformat.v4.new_code_cell("pc2_address"),
+                nbformat.v4.new_code_cell("raise NotImplementedError()"),
+                nbformat.v4.new_code_cell("libx.boom()")]
+    NotebookClient(nb, allow_errors=True, kernel_name="python3", timeout=60).execute()
+    errors = [[o for o in c.outputs if o.output_type == "error"][0] for c in nb.cells[1:]]
+    assert [len(e.traceback) for e in errors[:2]] == [1, 1]
+    assert "`pc2_address` is not defined yet" in errors[0].traceback[0]
+    assert "waits for your answer" in errors[1].traceback[0]
+    assert errors[2].ename == "NameError" and len(errors[2].traceback) > 1
+    assert "missing_in_lib" in errors[2].traceback[-1] and "not defined yet" not in "".join(errors[2].traceback)
