@@ -33,11 +33,13 @@ def _json(world, node: str, command: str, check: bool = True) -> list:
 # ------------------------------------------------------------------ links and addresses
 @dataclass(frozen=True)
 class Address:
-    """One address of a link: family ("inet", "inet6"), the address and its prefix length."""
+    """One address of a link: family ("inet", "inet6"), the address and its prefix length, and the
+    broadcast address the kernel holds for it (``brd``; None when it has none)."""
 
     family: str
     local: str
     prefixlen: int
+    broadcast: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.local}/{self.prefixlen}"
@@ -74,7 +76,7 @@ class Link:
         return cls(d["ifname"], d.get("ifindex"), d.get("address"), d.get("mtu"), tuple(d.get("flags", ())),
                    d.get("master"), d.get("link_type"), d.get("link_index"), linkinfo.get("info_kind"),
                    linkinfo.get("info_data") or {},
-                   tuple(Address(a.get("family"), a["local"], a["prefixlen"]) for a in d.get("addr_info", ())))
+                   tuple(Address(a.get("family"), a["local"], a["prefixlen"], a.get("broadcast")) for a in d.get("addr_info", ())))
 
 
 def _link_command(match: str, details: bool, addresses: bool) -> str:

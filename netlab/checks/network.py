@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 
 from .. import kernel
-from ..engine.build import build_script
+from ..engine.result import CommandError
 from .base import Check
 
 
@@ -105,41 +105,65 @@ def check_renumbered(world, node: str, *, peer: str, dev: str, address, see: str
                        f" was answered", address, address)
 
 
-def check_route_entry(world, node: str, *, subnet: str, gateway: str, dev: str) -> Check:
+def _on_device(read, world, node: str, dev: str, see: str | None):
+    """READ()'s entries on DEV, or a ✗ Check when NODE has no DEV (the reader stops on "Cannot find
+    device": a lab's check run before the device exists says so in one sentence)."""
+    try:
+        return read()
+    except CommandError:
+        if kernel.link(world, node, f"dev {dev}") is not None:
+            raise
+        return Check(False, f"{node} has no device {dev} yet, so it has no entry on it either; the device"
+                            f" comes first{_see(see)}", dev, None)
+
+
+def check_route_entry(world, node: str, *, subnet: str, gateway: str, dev: str, see: str | None = None) -> Check:
     """Is there the entry ``SUBNET via GATEWAY dev DEV onlink`` in NODE's table (``ip route show dev DEV``)?
 
     ``onlink``: the gateway is reached on DEV without a connected route to it (a VXLAN device's
     /32 address has none).
     """
     want = str(ipaddress.IPv4Network(subnet))
-    for r in kernel.routes(world, node, f"dev {dev}"):
+    routes = _on_device(lambda: kernel.routes(world, node, f"dev {dev}"), world, node, dev, see)
+    if isinstance(routes, Check):
+        return routes
+    for r in routes:
         if r.dst == want:
             if r.gateway != gateway:
                 how = f"via {r.gateway}" if r.gateway else "directly (no gateway)"
-                return Check(False, f"{node} routes {subnet} {how} on {dev}, expected via {gateway}")
+                return Check(False, f"{node} routes {subnet} {how} on {dev}, expected via {gateway}{_see(see)}",
+                             gateway, r.gateway)
             if "onlink" not in r.flags:
-                return Check(False, f"{node} routes {subnet} via {gateway} without onlink")
+                return Check(False, f"{node} routes {subnet} via {gateway} on {dev} without the onlink flag;"
+                                    f" expected onlink: {dev} has no connected route to {gateway}{_see(see)}")
             return Check(True, f"{node} routes {subnet} via {gateway} dev {dev} onlink")
-    return Check(False, f"{node} has no route to {subnet} on {dev}; add it with"
-                        f" `ip route add {subnet} via {gateway} dev {dev} onlink`")
+    shown = ", ".join(r.dst for r in routes) or "none"
+    return Check(False, f"{node} has no route to {subnet} on {dev} (its routes there: {shown}); expected"
+                        f" {subnet} via {gateway} onlink{_see(see)}", want, shown)
 
 
-def check_neighbour(world, node: str, *, ip: str, mac: str, dev: str, permanent: bool = False) -> Check:
+def check_neighbour(world, node: str, *, ip: str, mac: str, dev: str, permanent: bool = False,
+                    see: str | None = None) -> Check:
     """Is there a neighbour entry IP -> MAC on NODE's DEV (a PERMANENT one, with ``permanent``)?"""
-    for n in kernel.neighbours(world, node, dev):
+    entries = _on_device(lambda: kernel.neighbours(world, node, dev), world, node, dev, see)
+    if isinstance(entries, Check):
+        return entries
+    for n in entries:
         if n.dst == ip:
             if n.lladdr != mac.lower():
-                return Check(False, f"{node} maps {ip} to {n.lladdr} on {dev}, not {mac}; replace it with"
-                                    f" `ip neigh replace {ip} lladdr {mac} dev {dev} nud permanent`")
+                return Check(False, f"{node} maps {ip} to {n.lladdr} on {dev}; expected {mac}{_see(see)}",
+                             mac, n.lladdr)
             if permanent and "PERMANENT" not in n.state:
-                return Check(False, f"{node} maps {ip} to {mac} on {dev}, but not permanently: add `nud permanent`")
+                return Check(False, f"{node} maps {ip} to {mac} on {dev} as {' '.join(n.state) or 'no state'};"
+                                    f" expected a PERMANENT entry, which no ARP reply can change{_see(see)}")
             return Check(True, f"{node} maps {ip} to {mac} on {dev} ({' '.join(n.state)})")
-    return Check(False, f"{node} has no neighbour entry for {ip} on {dev}; add it with"
-                        f" `ip neigh add {ip} lladdr {mac} dev {dev} nud permanent`")
+    shown = ", ".join(f"{n.dst} -> {n.lladdr}" for n in entries) or "none"
+    return Check(False, f"{node} has no neighbour entry for {ip} on {dev} (its entries there: {shown});"
+                        f" expected {ip} -> {mac}{_see(see)}", mac, None)
 
 
 def check_fdb(world, node: str, *, mac: str, bridge: str | None = None, port: str | None = None,
-              dev: str | None = None, dst: str | None = None) -> Check:
+              dev: str | None = None, dst: str | None = None, see: str | None = None) -> Check:
     """A forwarding-database entry for MAC, one of two kinds:
 
     - ``bridge=, port=``: has BRIDGE learned MAC on PORT (a dynamic entry, from traffic)?
@@ -147,31 +171,82 @@ def check_fdb(world, node: str, *, mac: str, bridge: str | None = None, port: st
     """
     if (bridge is None) == (dev is None) or (bridge is not None and port is None) or (dev is not None and dst is None):
         raise ValueError("check_fdb takes bridge= and port= (a learned entry) or dev= and dst= (a VXLAN remote)")
+    match = f"br {bridge}" if bridge is not None else f"dev {dev}"
+    entries = _on_device(lambda: kernel.fdb(world, node, match), world, node, bridge or dev, see)
+    if isinstance(entries, Check):
+        return entries
     if bridge is not None:
-        return _learned(kernel.fdb(world, node, f"br {bridge}"), node, bridge, mac.lower(), port)
-    return _remote(kernel.fdb(world, node, f"dev {dev}"), node, dev, mac, dst)
+        return _learned(entries, node, bridge, mac.lower(), port, see)
+    return _remote(entries, node, dev, mac, dst, see)
 
 
-def _learned(entries, node: str, bridge: str, mac: str, port: str) -> Check:
+def _learned(entries, node: str, bridge: str, mac: str, port: str, see: str | None) -> Check:
     for e in entries:
         if e.learned and e.mac == mac:
             if e.ifname == port:
                 return Check(True, f"{bridge} on {node} has learned {mac} on port {port}")
-            return Check(False, f"{bridge} learned {mac} on {e.ifname}, not on {port}")
-    return Check(False, f"{bridge} on {node} has not learned {mac}; send traffic from it (e.g. a ping) first")
+            return Check(False, f"{bridge} learned {mac} on {e.ifname}; expected on {port}{_see(see)}")
+    return Check(False, f"{bridge} on {node} has not learned {mac}; a bridge learns a MAC address from a frame"
+                        f" it carries: send traffic from it (e.g. a ping) first{_see(see)}")
 
 
-def _remote(entries, node: str, dev: str, mac: str, dst: str) -> Check:
+def _remote(entries, node: str, dev: str, mac: str, dst: str, see: str | None) -> Check:
     for e in entries:
         if e.mac == mac.lower():
             if e.dst != dst:
-                return Check(False, f"{dev} in {node} sends {mac} to {e.dst}, not {dst};"
-                                    f" `bridge fdb replace {mac} dev {dev} dst {dst} self permanent`")
+                return Check(False, f"{dev} in {node} sends {mac} to {e.dst}; expected {dst}{_see(see)}", dst, e.dst)
             if e.state != "permanent":
-                return Check(False, f"{dev} in {node} has {mac} -> {dst} but not permanent")
+                return Check(False, f"{dev} in {node} has {mac} -> {dst} but not permanent; expected a permanent"
+                                    f" entry{_see(see)}")
             return Check(True, f"{dev} in {node} sends frames for {mac} to {dst} (self permanent)")
-    return Check(False, f"{dev} in {node} has no FDB entry for {mac}; add it with"
-                        f" `bridge fdb add {mac} dev {dev} dst {dst} self permanent`")
+    shown = ", ".join(f"{e.mac} -> {e.dst}" for e in entries if e.dst) or "none"
+    return Check(False, f"{dev} in {node} has no FDB entry for {mac} (its remote entries: {shown}); expected"
+                        f" {mac} -> {dst}{_see(see)}", dst, None)
+
+
+def check_ping(world, node: str, *, dst: str, see: str | None = None) -> Check:
+    """Does one ping from NODE to DST come back? (``ping -c 1 -W 1``: a check, not a command that stops the cell.)"""
+    res = world.run(node, f"ping -c 1 -W 1 {dst}", check=False)
+    if " 1 received" in res.stdout:
+        ttl = res.stdout.split("ttl=")[1].split()[0] if "ttl=" in res.stdout else "?"
+        return Check(True, f"{node} pings {dst}: the reply came back (ttl={ttl})")
+    why = (res.stderr or res.stdout).strip().splitlines()
+    said = f"ping said '{why[-1].removeprefix('ping: ')}'" if res.stderr.strip() else "100% packet loss"
+    return Check(False, f"{node} sent a ping to {dst} and got no reply ({said}); expected the reply back{_see(see)}",
+                 "reply", None)
+
+
+def check_route_choice(world, node: str, *, dst: str, answer, see: str | None = None) -> Check:
+    """Is ANSWER the destination prefix of the table entry NODE's kernel uses for DST?
+
+    The entry is the longest prefix among the main table's routes that contain DST (then the lowest
+    metric), confirmed against ``ip route get``'s device.
+    """
+    address = ipaddress.IPv4Address(dst)
+    table = [r for r in kernel.routes(world, node) if r.dst == "default" or address in ipaddress.IPv4Network(r.dst)]
+    if not table:
+        return Check(False, f"{node}'s table has no route for {dst}, so there is no entry to name{_see(see)}")
+    best = max(table, key=lambda r: (0 if r.dst == "default" else ipaddress.IPv4Network(r.dst).prefixlen, -r.metric))
+    got = kernel.route_get(world, node, dst)
+    if got is not None and got.dev != best.dev:
+        best = next((r for r in table if r.dev == got.dev), best)
+    if not isinstance(answer, str) or not answer.strip():
+        return Check(False, f"give the entry's destination as a string, such as \"10.0.0.0/8\" or \"default\","
+                            f" not {answer!r}", best.dst, answer)
+    given = answer.strip().split()[0]
+    try:
+        same = given == best.dst or (best.dst != "default" and ipaddress.IPv4Network(given) == ipaddress.IPv4Network(best.dst))
+    except ValueError:
+        return Check(False, f"{answer!r} is not a destination as `ip route` prints it (a prefix such as"
+                            f" 10.0.0.0/8, or default)", best.dst, answer)
+    if same:
+        return Check(True, f"{node} sends {dst} by its entry {best.dst} dev {best.dev}: of the entries that"
+                           f" contain {dst}, the longest prefix", best.dst, given)
+    matching = given in [r.dst for r in table]
+    why = (f"{given} contains {dst} but another entry of {node}'s table is more specific" if matching else
+           f"{given} is not an entry of {node}'s table that contains {dst}")
+    return Check(False, f"{why}; expected the one the kernel takes: the longest prefix that contains"
+                        f" {dst}{_see(see)}", best.dst, given)
 
 
 def check_default_gateway(world, node: str, *, gateway: str, metric: int | None = None,
@@ -274,79 +349,69 @@ def check_walk(walk, *, through: list[str] | None = None, delivered: bool = True
     return Check(True, f"{walk.proto} {walk.src} -> {walk.dst}: {path}, {verdict}", through, seen)
 
 
-def check_link(world, node: str, *, dev: str) -> Check:
+def check_link(world, node: str, *, dev: str, see: str | None = None) -> Check:
     """Is the veth pair the world's topology declares at NODE:DEV built as declared?
 
     Reads both ends from the kernel: a veth in each node, each the other's peer, with the declared
     MAC, MTU, addresses and bridge (master), both up, and the routes the topology gives them. For a
     lab whose learner makes that cable by hand (``World(..., leave_out="node:ifname")``); a ✗ names
-    the first thing missing and the command that builds it.
+    the first thing missing, what the kernel shows and what the topology expects (never the command
+    that builds it: the lab's text and the chapter section SEE explain that).
     """
     topo = world.topology
     iface = topo.nodes[node].interfaces.get(dev) if node in topo.nodes else None
     if iface is None or iface.kind != "veth":
         raise ValueError(f"{node}:{dev} is not a veth end of topology {topo.name!r}")
     peer = topo.nodes[iface.peer[0]].interfaces[iface.peer[1]]
-    script = build_script(topo).splitlines()
-
-    def hint(*words) -> str:
-        """The line of the topology's own script that builds it."""
-        for line in script:
-            if all(w in line.split() for w in words):
-                return f"`{line}`"
-        return "the commands in `topology.script()`"
-
     world.settle([iface.node, peer.node])
     ends = {}
     for i in (iface, peer):
         found = kernel.link(world, i.node, f"dev {i.name}", details=True, addresses=True)
         if found is None:
-            return Check(False, f"{i.node} has no {i.name}: create the pair with"
-                                f" {hint('veth', iface.name, peer.name)} (in any node: each `netns` names"
-                                f" the namespace its end goes to)")
+            other = peer if i is iface else iface
+            return Check(False, f"{i.node} has no {i.name}: expected one end of a veth pair (Veth Pair) whose"
+                                f" other end is {other.node}'s {other.name}{_see(see)}", i.name, None)
         if found.kind != "veth":
-            return Check(False, f"{i.node}'s {i.name} is a {found.kind or 'plain'} device, not one end of a veth"
-                                f" pair; delete it (`ip link del {i.name}`) and create the pair with"
-                                f" {hint('veth', iface.name)}")
+            return Check(False, f"{i.node}'s {i.name} is a {found.kind or 'plain'} device; expected one end of"
+                                f" a veth pair{_see(see)}", "veth", found.kind)
         ends[i.node, i.name] = found
     a, b = ends[iface.node, iface.name], ends[peer.node, peer.name]
     if a.peer_index != b.ifindex or b.peer_index != a.ifindex:
-        return Check(False, f"{iface.node}'s {iface.name} and {peer.node}'s {peer.name} are not the two ends of"
-                            f" one pair; delete both and create them together with {hint('veth', iface.name)}")
+        return Check(False, f"{iface.node}'s {iface.name} and {peer.node}'s {peer.name} are each one end of a"
+                            f" different pair; expected the two ends of one pair{_see(see)}")
     for i in (iface, peer):
         wrong = _declared_end(i, ends[i.node, i.name])
         if wrong:
-            return Check(False, wrong)
+            return Check(False, wrong + _see(see))
     for i in (iface, peer):
         present = kernel.routes(world, i.node)
         for r in topo.nodes[i.node].routes:
             if r.dev == i.name and not any(x.dst == r.dst and x.gateway == r.via and x.dev == i.name
                                            for x in present):
-                return Check(False, f"{i.node} lacks its route to {r.dst}: `ip route add {r.ip_args()}` in {i.node}")
+                return Check(False, f"{i.node} has no route to {r.dst} on {i.name}; expected"
+                                    f" `{r.dst}{' via ' + r.via if r.via else ''}`{_see(see)}")
     return Check(True, f"{iface.node}:{iface.name} and {peer.node}:{peer.name} are the two ends of one veth pair,"
                        f" up, with the addresses, MACs and bridge the topology declares")
 
 
 def _declared_end(i, link: kernel.Link) -> str | None:
-    """What differs between the declared end I and the kernel's LINK, with the fix; None when nothing does."""
+    """What differs between the declared end I and the kernel's LINK, as kernel-shows/expected; None when nothing does."""
     where = f"{i.node}'s {i.name}"
     if i.mac and link.mac != i.mac:
-        return f"{where} has MAC {link.mac}, not {i.mac}: set it with `ip link set dev {i.name} address {i.mac}` in {i.node}"
+        return f"{where} has MAC {link.mac}; expected {i.mac}"
     if i.mtu and link.mtu != i.mtu:
-        return f"{where} has MTU {link.mtu}, not {i.mtu}: `ip link set dev {i.name} mtu {i.mtu}` in {i.node}"
+        return f"{where} has MTU {link.mtu}; expected {i.mtu}"
     if link.master != i.master:
-        fix = f"`ip link set dev {i.name} master {i.master}`" if i.master else f"`ip link set dev {i.name} nomaster`"
         if not link.master:
-            why = f"is not a port of {i.master}"
-        elif i.master:
-            why = f"is a port of {link.master}, not of {i.master}"
-        else:
-            why = f"is a port of {link.master} and should be in no bridge"
-        return f"{where} {why}: {fix} in {i.node}"
+            return f"{where} is in no bridge; expected it to be a port of {i.master}"
+        if i.master:
+            return f"{where} is a port of {link.master}; expected a port of {i.master}"
+        return f"{where} is a port of {link.master}; expected it in no bridge"
     have = {str(x) for x in link.addresses}
     for address in i.addresses:
         if address not in have:
-            return f"{where} lacks {address}: `ip addr add {address} dev {i.name}` in {i.node}"
+            shown = ", ".join(sorted(a for a in have if ":" not in a)) or "no address"
+            return f"{where} has {shown}; expected {address}"
     if not link.up:
-        return f"{where} is down: `ip link set dev {i.name} up` in {i.node}"
+        return f"{where} is down; expected it up"
     return None
