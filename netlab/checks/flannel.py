@@ -149,7 +149,7 @@ def check_datagram(captured, *, outer: tuple[str, str], inner: tuple[str, str], 
 
 def check_vtep(world, node: str, *, vni: int = 1, local: str | None = None, mtu: int | None = None,
                dev: str = "flannel.1", mac: str | None = None, address: str | None = None,
-               lower: str | None = None, see: str | None = SEE_VTEP) -> Check:
+               lower: str | None = "eth0", see: str | None = SEE_VTEP) -> Check:
     """Is DEV in NODE a VXLAN device with VNI, LOCAL, port 8472, no learning, up, and (when given) the
     MAC, the one ADDRESS (a /32, as flanneld gives it) and the LOWER device it sends out of?
 
