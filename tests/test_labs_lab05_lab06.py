@@ -8,6 +8,8 @@ kernel derives from it can fail (a VXLAN device without `dev eth0` gets 1500); c
 without flannel.1 print ✗ with a sentence; no message offers check=False. The solutions passing is
 nbval's run of labs/ and tests/test_nbgrader.py's autograde.
 """
+import os
+
 import pytest
 
 import netlab
@@ -24,7 +26,7 @@ def assert_blank_fails_helpfully(nb, name, graded_at_least):
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if out.output_type == "error":
                 assert len(out.traceback) == 1, (cell.source, out.traceback)
-                assert "first" in out.traceback[0] or "no command for" in out.traceback[0], out.traceback
+                assert any(w in out.traceback[0] for w in ("first", "no command for", "waits for your answer")), out.traceback
             assert "Traceback" not in out.get("text", ""), cell.source
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(graded) >= graded_at_least
@@ -57,7 +59,9 @@ def test_lab06_blank_copy_runs_without_a_traceback(root_only, tmp_path, monkeypa
 
 
 @pytest.fixture(scope="module")
-def udp_world(root_only):
+def udp_world():
+    if os.geteuid() != 0:
+        pytest.skip("needs real root (uid 0) to build root-mode worlds")
     with netlab.World(netlab.flannel_udp(nodes=3), name="t_lab05") as w:
         store = flannel.start_store(w)
         flannel.put_config(w, store)
@@ -122,7 +126,9 @@ def test_lab05_answers_are_checked_in_netlab(udp_world):
 
 
 @pytest.fixture(scope="module")
-def vxlan_world(root_only):
+def vxlan_world():
+    if os.geteuid() != 0:
+        pytest.skip("needs real root (uid 0) to build root-mode worlds")
     with netlab.World(netlab.flannel_vxlan_nodes(3), name="t_lab06") as w:
         yield w
 

@@ -220,4 +220,5 @@ def check_vxlan_frame(captured, *, outer_dst: str, inner_mac: str, vni: int = 1,
             return Check(True, f"a VXLAN frame to {outer_dst}:{KERNEL_DEFAULT_PORT} (from the FDB entry), VNI {vni}"
                                f" (the device), inner destination MAC {inner_mac} (from the neighbour entry)")
     return Check(False, f"no captured VXLAN frame goes to {outer_dst}:{KERNEL_DEFAULT_PORT} with VNI {vni} and inner"
-                        f" MAC {inner_mac} (seen: {'; '.join(seen) or 'no VXLAN frame at all'}){_see(see)}")
+                        f" MAC {inner_mac} (seen: {'; '.join(seen) or 'no VXLAN frame at all'}); expected one, from"
+                        f" the VTEP, FDB and neighbour entries together{_see(see)}")

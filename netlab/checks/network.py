@@ -235,7 +235,8 @@ def check_route_choice(world, node: str, *, dst: str, answer, see: str | None = 
                             f" not {answer!r}", best.dst, answer)
     given = answer.strip().split()[0]
     try:
-        same = given == best.dst or (best.dst != "default" and ipaddress.IPv4Network(given) == ipaddress.IPv4Network(best.dst))
+        same = given == best.dst or (given != "default" and best.dst != "default"
+                                     and ipaddress.IPv4Network(given) == ipaddress.IPv4Network(best.dst))
     except ValueError:
         return Check(False, f"{answer!r} is not a destination as `ip route` prints it (a prefix such as"
                             f" 10.0.0.0/8, or default)", best.dst, answer)
