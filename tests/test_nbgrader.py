@@ -122,3 +122,53 @@ def test_autograde_gives_the_solution_full_points_and_a_blank_lab_none(root_only
     assert not short, f"{name}: the solution lost points in {short}; see autograded/solved/{name}"
     scored = {cell: score for cell, score in blank.items() if score[0] != 0}
     assert not scored, f"{name}: a blank submission scored in {scored}"
+
+
+CHECK_CELLS = ['import netlab\nfrom netlab.checks.docker import Diagnosis',
+               'netlab.Check(False, "docker0 has no address; expected 172.17.0.1/16")',
+               'print(netlab.Check(True, "docker0 has 172.17.0.1/16"))',
+               'print(Diagnosis(False, "x", steps=(netlab.Check(False, "nginx-1 has no default route"),)))']
+
+
+def run_check_cells(grading: str | None):
+    """CHECK_CELLS run in a fresh kernel, with NETLAB_GRADING set to GRADING (or unset): each cell's outputs."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in CHECK_CELLS])
+    saved = os.environ.pop("NETLAB_GRADING", None)
+    try:
+        if grading is not None:
+            os.environ["NETLAB_GRADING"] = grading
+        NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    finally:
+        os.environ.pop("NETLAB_GRADING", None)
+        if saved is not None:
+            os.environ["NETLAB_GRADING"] = saved
+    return [c.outputs for c in nb.cells]
+
+
+def stderr(outputs) -> str:
+    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stderr")
+
+
+def test_grading_mode_scores_a_failing_check_zero_and_leaves_the_learners_view_alone():
+    """nbgrader's config turns netlab's grading mode on (NETLAB_GRADING=1, inherited by autograde's
+    kernels): a failing check shown writes one stderr line, which nbgrader.utils.determine_grade scores
+    zero; a passing one writes nothing. Without it (the learner's kernel), outputs carry no stderr."""
+    from nbgrader.utils import determine_grade
+
+    config = (ROOT / "deploy" / "nbgrader" / "nbgrader_config.py").read_text()
+    assert 'os.environ["NETLAB_GRADING"] = "1"' in config and "exec_files" not in config
+    learner, graded, off = run_check_cells(None), run_check_cells("1"), run_check_cells("0")
+    for outputs in learner + off:
+        assert not stderr(outputs)
+    assert [bool(stderr(o)) for o in graded] == [False, True, False, True]
+    for cell in (1, 3):
+        assert stderr(graded[cell]).strip() == "(a check failed: this test cell scores no points)"
+        shown = [o for o in graded[cell] if o.get("name") != "stderr"]
+        assert shown == [o for o in learner[cell] if o.get("name") != "stderr"]  # the same ✗ and sentence
+        cell_nb = nbformat.v4.new_code_cell(CHECK_CELLS[cell], metadata={"nbgrader": {"grade": True, "points": 1}})
+        cell_nb.outputs = graded[cell]
+        assert determine_grade(cell_nb, None)[0] == 0
+        cell_nb.outputs = learner[cell]
+        assert determine_grade(cell_nb, None)[0] == 1

@@ -8,11 +8,12 @@ Three things differ from nbgrader's defaults (nbgrader 0.9):
   site and Binder show): a ``%%node`` cell's placeholder is a comment, not ``raise
   NotImplementedError()``, which the cell would run as a shell command; the "For instructors"
   paragraph goes.
-- autograde scores a test cell zero when a check in it shows ✗: every kernel autograde starts runs
-  grading_startup.py first, which writes a failing check's line to stderr too, and nbgrader gives
-  no points to a test cell with an error or any stderr output (nbgrader.utils.determine_grade).
-  A check returns its verdict instead of raising, so that a learner reads ✗ and a sentence, not a
-  traceback.
+- autograde scores a test cell zero when a check in it shows ✗: this file sets NETLAB_GRADING=1,
+  which the kernels autograde starts inherit, and in that grading mode (netlab.checks.base) a
+  failing check shown also writes one line to stderr; nbgrader gives no points to a test cell with
+  an error or any stderr output (nbgrader.utils.determine_grade). A check returns its verdict
+  instead of raising, so that a learner reads ✗ and a sentence, not a traceback; the learner's
+  own kernel, without the variable, shows exactly that.
 - the per-cell timeout, 90 s instead of 30: see TIMEOUT.
 """
 import os
@@ -33,8 +34,9 @@ c = get_config()  # noqa: F821  (traitlets defines it in a config file's namespa
 # more 18-21 s. 90 s leaves room for a busier node; it costs nothing unless a cell hangs.
 TIMEOUT = int(os.environ.get("NETLAB_GRADING_TIMEOUT", "90"))
 c.Execute.timeout = TIMEOUT
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
-                             f"--IPKernelApp.exec_files={os.path.join(HERE, 'grading_startup.py')}"]
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
+# netlab's grading mode in every kernel autograde starts (they inherit this process's environment).
+os.environ["NETLAB_GRADING"] = "1"
 
 
 class NetlabClearSolutions(ClearSolutions):
