@@ -155,3 +155,52 @@ def test_vxlan_report_names_the_bytes():
     assert UDP in differ.captured
     with pytest.raises(ValueError):
         netlab.compare_packets(a, b, encapsulation="gre")
+
+
+# ------------------------------------------------------------------ the chapters' exercises (issue 15.4)
+def test_exercise_checks_compute_the_answer_and_hint_without_giving_it():
+    from netlab.checks import exercises
+
+    mac_a = netlab.parse_routes(netlab.SEED_ROUTE_TABLES["mac-host-a"])
+    cases = [  # (check, right, wrong, the right answer, which a wrong answer's message must not show)
+        (lambda a: exercises.check_subnet_count("10.233.64.0/18", 24, a), 64, 32, "64"),
+        (lambda a: exercises.check_nth_subnet("10.233.64.0/18", 24, 3, a), "10.233.66.0/24", "10.233.67.0/24",
+         "10.233.66.0"),
+        (lambda a: exercises.check_shared_prefix("192.168.0.3", "192.168.0.192", a), 24, 26, "/24"),
+        (lambda a: exercises.check_next_hop(mac_a, "10.64.1.200", a), "10.64.1.200", "10.64.1.1", "on-link: the"),
+        (lambda a: exercises.check_next_hop(mac_a, "8.8.8.8", a), "10.64.1.1", "10.64.1.254", "10.64.1.1"),
+        (lambda a: exercises.check_routers_from_ttl(121, a), 7, 57, " 7"),
+        (lambda a: exercises.check_container_mac("172.17.0.5", a), "02:42:ac:11:00:05", "02:42:ac:11:00:04",
+         "ac:11:00:05"),
+        (lambda a: exercises.check_return_route(a), "172.17.0.0/16 via 10.168.0.2", "172.17.0.0/16 via 10.168.0.3",
+         "10.168.0.2"),
+    ]
+    for check, right, wrong, secret in cases:
+        assert check(right).ok, check(right)
+        bad = check(wrong)
+        assert not bad and secret not in bad.message, bad
+        for nothing in ("", None, "nonsense", 3.5j):
+            c = check(nothing)
+            assert not c.ok and c.message, c
+    assert exercises.check_shared_prefix("192.168.0.3", "192.168.0.192", "/24")
+    assert "longer prefix still does" in exercises.check_shared_prefix("192.168.0.3", "192.168.0.192", 16).message
+    assert "number 2" in exercises.check_nth_subnet("10.233.64.0/18", 24, 3, "10.233.65.0/24").message
+    assert "does not hold" in exercises.check_return_route("10.0.0.0/8 via 10.168.0.2").message
+    assert exercises.check_return_route("ip route add 172.17.0.0/16 via 10.168.0.2")
+
+
+def test_the_exercise_cells_sit_beside_their_dropdowns_and_start_blank():
+    import nbformat
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for name, count in (("ch01_cidr", 4), ("ch02_gateways", 2), ("ch03_docker_bridge", 1), ("ch04_docker_nat", 1)):
+        nb = nbformat.read(root / "book" / f"{name}.ipynb", as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Exercise")]
+        assert len(cells) == count, name
+        for cell in cells:
+            before = nb.cells[nb.cells.index(cell) - 1]
+            assert before.cell_type == "markdown" and ":class: dropdown" in before.source
+            shown = "".join(o.get("text", "") for o in cell.outputs) + "".join(
+                o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            assert "✗" in shown and "✓" not in shown and "Traceback" not in shown, (name, shown)
