@@ -217,11 +217,11 @@ def test_lab_checks_fail_then_pass():
         mac = flannel.SEED_VTEP_MAC
         assert not netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3")
         w.run("node3", f"bridge fdb add {mac} dev flannel.1 dst 10.168.0.2 self permanent")
-        assert "not 10.168.0.3" in netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3").message
+        assert "to 10.168.0.2; expected 10.168.0.3" in netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3").message
         w.run("node3", f"bridge fdb replace {mac} dev flannel.1 dst 10.168.0.3 self permanent")
         assert netlab.check_fdb(w, "node3", mac=mac, dev="flannel.1", dst="10.168.0.3")
         w.run("node3", f"ip neigh add 10.1.16.0 lladdr {mac} dev flannel.1 nud reachable")
-        assert "not permanently" in netlab.check_neighbour(w, "node3", ip="10.1.16.0", mac=mac, dev="flannel.1", permanent=True).message
+        assert "expected a PERMANENT entry" in netlab.check_neighbour(w, "node3", ip="10.1.16.0", mac=mac, dev="flannel.1", permanent=True).message
         w.run("node3", f"ip neigh replace 10.1.16.0 lladdr {mac} dev flannel.1 nud permanent")
         assert netlab.check_neighbour(w, "node3", ip="10.1.16.0", mac=mac, dev="flannel.1", permanent=True)
         assert not netlab.check_route_entry(w, "node3", subnet="10.1.16.0/24", gateway="10.1.16.0", dev="flannel.1")

@@ -163,12 +163,13 @@ def test_a_cable_made_by_hand_completes_the_world():
         want = settled_state(engine, topo)
     with World(topo, name="by_hand", leave_out="pc1:eth0") as w:
         first = check_link(w, "pc1", dev="eth0")
-        assert not first and "pc1 has no eth0: create the pair with `ip link add eth0 netns pc1" in first.message
+        assert not first and "pc1 has no eth0: expected one end of a veth pair (Veth Pair) whose other end is lan's port1" in first.message
+        assert "ip link" not in first.message
         steps = [("pc1", "ip link add eth0 address 02:42:c0:a8:00:03 type veth"
-                         " peer name port1 netns lan address 02:0f:32:75:c3:35", "lacks 192.168.0.3/26"),
-                 ("pc1", "ip addr add 192.168.0.3/26 dev eth0", "pc1's eth0 is down"),
-                 ("pc1", "ip link set eth0 up", "lan's port1 is not a port of br0"),
-                 ("lan", "ip link set port1 master br0", "lan's port1 is down"),
+                         " peer name port1 netns lan address 02:0f:32:75:c3:35", "expected 192.168.0.3/26"),
+                 ("pc1", "ip addr add 192.168.0.3/26 dev eth0", "pc1's eth0 is down; expected it up"),
+                 ("pc1", "ip link set eth0 up", "lan's port1 is in no bridge; expected it to be a port of br0"),
+                 ("lan", "ip link set port1 master br0", "lan's port1 is down; expected it up"),
                  ("lan", "ip link set port1 up", None)]
         for node, command, missing in steps:
             w.run(node, command)
