@@ -74,8 +74,8 @@ _lazy("checks.network", "check_ping", "check_route_choice")
 _lazy("checks.docker", "check_bridge_address", "check_client", "check_forwarding")
 _lazy("checks.flannel", "check_mtu_overhead", "check_vxlan_frame", "check_watched")
 # Chapters 1-4's exercises (issue 15): a runnable check beside each dropdown answer.
-_lazy("checks.exercises", "check_container_mac", "check_next_hop", "check_nth_subnet", "check_return_route",
-      "check_routers_from_ttl", "check_shared_prefix", "check_subnet_count")
+_lazy("checks.exercises", "check_container_mac", "check_entry_order", "check_next_hop", "check_nth_subnet",
+      "check_return_route", "check_routers_from_ttl", "check_shared_prefix", "check_subnet_count", "check_tunnel_mtu")
 _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", "check_nat_rule",
       "diagnose_docker=diagnose")
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")

@@ -174,6 +174,9 @@ def test_exercise_checks_compute_the_answer_and_hint_without_giving_it():
          "ac:11:00:05"),
         (lambda a: exercises.check_return_route(a), "172.17.0.0/16 via 10.168.0.2", "172.17.0.0/16 via 10.168.0.3",
          "10.168.0.2"),
+        (lambda a: exercises.check_tunnel_mtu(1450, a), 1422, 1450, "1422"),
+        (lambda a: exercises.check_tunnel_mtu(1500, a, backend="vxlan"), 1450, 1472, "1450"),
+        (lambda a: exercises.check_entry_order(a), "neigh fdb route", "route neigh fdb", "neigh, fdb, route"),
     ]
     for check, right, wrong, secret in cases:
         assert check(right).ok, check(right)
@@ -187,6 +190,7 @@ def test_exercise_checks_compute_the_answer_and_hint_without_giving_it():
     assert "number 2" in exercises.check_nth_subnet("10.233.64.0/18", 24, 3, "10.233.65.0/24").message
     assert "does not hold" in exercises.check_return_route("10.0.0.0/8 via 10.168.0.2").message
     assert exercises.check_return_route("ip route add 172.17.0.0/16 via 10.168.0.2")
+    assert "the route last is right" in exercises.check_entry_order(["fdb", "neigh", "route"]).message
 
 
 def test_the_exercise_cells_sit_beside_their_dropdowns_and_start_blank():
@@ -194,7 +198,8 @@ def test_the_exercise_cells_sit_beside_their_dropdowns_and_start_blank():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    for name, count in (("ch01_cidr", 4), ("ch02_gateways", 2), ("ch03_docker_bridge", 1), ("ch04_docker_nat", 1)):
+    for name, count in (("ch01_cidr", 4), ("ch02_gateways", 2), ("ch03_docker_bridge", 1), ("ch04_docker_nat", 1),
+                        ("ch05_flannel_udp", 1), ("ch06_flannel_vxlan", 1)):
         nb = nbformat.read(root / "book" / f"{name}.ipynb", as_version=4)
         cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Exercise")]
         assert len(cells) == count, name

@@ -14,6 +14,8 @@ import ipaddress
 from ..calc.cidr import CidrError, split
 from ..calc.route_lookup import lookup
 from ..docker.bridge import container_mac
+from ..packets.flannel import ENCAP_OVERHEAD as UDP_OVERHEAD
+from ..packets.vxlan import VXLAN_OVERHEAD
 from .base import Check
 
 #: The initial TTLs operating systems use (Linux and macOS 64, Windows 128, network gear 255).
@@ -147,3 +149,41 @@ def check_return_route(answer, *, container: str = "172.17.0.2", host: str = "10
                             f" to 172.17.0.0/16?", given=answer)
     return Check(True, f"Right: node2 sends replies for {net} to {host}, the Docker host, which delivers them"
                        f" through docker0", given=answer)
+
+
+#: What each flannel backend's encapsulation adds to a packet (the outer headers), in bytes.
+OVERHEADS = {"udp": UDP_OVERHEAD, "vxlan": VXLAN_OVERHEAD}
+#: The order flanneld's VXLAN backend writes a peer's entries (flannel ``backend/vxlan/vxlan_network.go``:
+#: neighbour, then FDB, then route), so no packet meets the route before the entries it needs.
+VXLAN_ENTRY_ORDER = ("neigh", "fdb", "route")
+
+
+def check_tunnel_mtu(lan_mtu: int, answer, *, backend: str = "udp") -> Check:
+    """Is ANSWER the MTU flanneld's BACKEND gives its device on a LAN of LAN_MTU (the LAN's MTU minus
+    the outer headers)?"""
+    want = lan_mtu - OVERHEADS[backend]
+    given, bad = _number(answer, "the MTU")
+    if bad is not None:
+        return bad
+    if given == want:
+        return Check(True, f"Right: {lan_mtu} minus the {OVERHEADS[backend]} bytes of the {backend} backend's outer"
+                           f" headers", want, given)
+    return Check(False, f"{given} is not it: the device's MTU is what is left of the LAN's {lan_mtu} bytes once"
+                        f" the outer headers the {backend} backend adds are counted", want, given)
+
+
+def check_entry_order(answer) -> Check:
+    """Is ANSWER (three words: neigh, fdb, route) the order flanneld's VXLAN backend writes a peer's entries?"""
+    words = [w.strip().lower() for w in (answer.replace(",", " ").split() if isinstance(answer, str) else answer or [])
+             if isinstance(w, str)] if isinstance(answer, (str, list, tuple)) else []
+    if sorted(words) != sorted(VXLAN_ENTRY_ORDER):
+        return Check(False, "No answer yet or not the three entries: write neigh, fdb and route in some order,"
+                            f" not {answer!r}", VXLAN_ENTRY_ORDER, answer)
+    if tuple(words) == VXLAN_ENTRY_ORDER:
+        return Check(True, "Right: the neighbour and FDB entries first, the route last, so a packet that takes the"
+                           " route finds both", VXLAN_ENTRY_ORDER, answer)
+    if words[-1] == "route":
+        return Check(False, f"{', '.join(words)}: the route last is right; now which of the other two does flanneld"
+                            f" write first? (section 6.3)", VXLAN_ENTRY_ORDER, answer)
+    return Check(False, f"{', '.join(words)} lets a packet take the route before an entry it needs is there: which"
+                        f" entry makes packets arrive at all? (section 6.3)", VXLAN_ENTRY_ORDER, answer)
