@@ -78,7 +78,13 @@ class CommandResult:
 
 
 class CommandError(RuntimeError):
-    """A command exited non-zero; ``.result`` holds its :class:`CommandResult`."""
+    """A command exited non-zero; ``.result`` holds its :class:`CommandResult`.
+
+    The message names the node, the command, the code and the end of its output, and nothing
+    else: a learner whose own command failed should read the kernel's error, not be invited to
+    silence it. Code that expects a failure (a lab showing "Network is unreachable") passes
+    ``check=False`` to ``World.run``.
+    """
 
     def __init__(self, result: CommandResult):
         self.result = result
@@ -87,5 +93,4 @@ class CommandError(RuntimeError):
         where = f"in node {result.node}" if result.node else "in the world's top namespace"
         # A command or its output can be huge (a 200 KB argument): quote bounded excerpts.
         super().__init__(f"`{one_line(result.display, 200)}` {where} exited with code {result.returncode}:"
-                         f" {one_line(tail, 300)}"
-                         f" (pass check=False if this failure is what the lab shows)")
+                         f" {one_line(tail, 300)}")
