@@ -1,0 +1,132 @@
+"""Lab checks of Calico (chapter 7): a pod wired as Calico's CNI plugin wires it, BIRD's BGP sessions,
+the routes BIRD installed (``proto bird``) and a node's blackhole for its own block.
+
+Each reads the kernel (:mod:`netlab.kernel`) or asks BIRD (``birdc show protocols``), and says what it
+found and what was expected, with the chapter section that explains it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .. import kernel
+from ..calico.bird import BirdError, BirdNode, check_config, protocol_name, running, sessions, write_config
+from ..calico.names import HOST_VETH_MAC, POD_GATEWAY, veth_name
+from .base import Check
+from .network import _see
+
+SEE_PLUMBING = "chapter 7, section 7.3"
+SEE_BGP = "chapter 7, section 7.4"
+
+
+def _bird(node) -> BirdNode:
+    """A BirdNode good enough to reach NODE's control socket (only the name decides where it is)."""
+    return node if isinstance(node, BirdNode) else BirdNode(node, "0.0.0.0", None, ())
+
+
+def check_pod_plumbing(world, node: str, *, pod: str, ip: str, namespace: str = "default",
+                       see: str | None = SEE_PLUMBING) -> Check:
+    """Is POD wired as Calico wires it: its /32, the 169.254.1.1 routes, the host veth's MAC, proxy ARP,
+    and NODE's /32 route to IP? The first thing missing is named."""
+    cali = veth_name(pod, namespace)
+    link = kernel.link(world, node, cali)
+    if link is None:
+        return Check(False, f"{node} has no interface {cali} (Calico's name for pod {namespace}/{pod}'s host side:"
+                            f" cali + sha1(\"{namespace}.{pod}\")[:11]){_see(see)}", cali, None)
+    if (link.mac or "").lower() != HOST_VETH_MAC:
+        return Check(False, f"{node}'s {cali} has MAC {link.mac}, expected {HOST_VETH_MAC}{_see(see)}",
+                     HOST_VETH_MAC, link.mac)
+    addrs = kernel.addresses(world, pod).get("eth0", [])
+    if f"{ip}/32" not in addrs:
+        return Check(False, f"{pod}'s eth0 has {', '.join(addrs) or 'no address'}, expected {ip}/32 (a /32: no"
+                            f" neighbour is on-link, everything goes to the gateway){_see(see)}", f"{ip}/32", addrs)
+    table = {r.dst: r for r in kernel.routes(world, pod)}
+    gw = table.get(POD_GATEWAY)
+    if gw is None or gw.dev != "eth0" or gw.scope != "link":
+        return Check(False, f"{pod} has no `{POD_GATEWAY} dev eth0 scope link`: without it the kernel refuses a"
+                            f" gateway that no address of eth0 covers{_see(see)}")
+    default = table.get("default")
+    if default is None or default.gateway != POD_GATEWAY:
+        got = f"via {default.gateway}" if default and default.gateway else "none"
+        return Check(False, f"{pod}'s default route is {got}, expected via {POD_GATEWAY}{_see(see)}",
+                     POD_GATEWAY, default.gateway if default else None)
+    proxy = kernel.sysctl(world, node, f"net.ipv4.conf.{cali}.proxy_arp")
+    if proxy != "1":
+        return Check(False, f"{node}'s net.ipv4.conf.{cali}.proxy_arp is {proxy}: nobody answers {pod}'s ARP"
+                            f" for {POD_GATEWAY}{_see(see)}", "1", proxy)
+    host = {r.dst: r for r in kernel.routes(world, node)}.get(ip)
+    if host is None or host.dev != cali:
+        got = f"out of {host.dev}" if host else "no route"
+        return Check(False, f"{node} has {got} for {ip}, expected `{ip} dev {cali} scope link`{_see(see)}")
+    return Check(True, f"{pod} is wired as Calico wires it: {ip}/32, default via {POD_GATEWAY}, {cali}"
+                       f" ({HOST_VETH_MAC}, proxy_arp 1), and {node} routes {ip} to {cali}")
+
+
+def check_bird_config(world, node, *, config, see: str | None = SEE_BGP) -> Check:
+    """Does BIRD accept CONFIG (a node's bird.cfg as text)? Parsed with ``bird -p``: BIRD's own message
+    and line when it does not. The file is written to where :func:`netlab.calico.start_bird` reads it."""
+    if not isinstance(config, str) or not config.strip():
+        return Check(False, f"give the configuration as text (a str), not {type(config).__name__}")
+    bn = _bird(node)
+    write_config(world, bn, config)
+    try:
+        check_config(world, bn)
+    except BirdError as e:
+        return Check(False, f"{e}{_see(see)}")
+    return Check(True, f"BIRD accepts {bn.config_path} in {bn.name}")
+
+
+def check_bgp_session(world, node, *, peer: str, see: str | None = SEE_BGP) -> Check:
+    """Is NODE's BGP session to PEER (an IP) Established? Asks BIRD (``birdc show protocols``)."""
+    bn = _bird(node)
+    if not running(world, bn):
+        return Check(False, f"BIRD is not running in {bn.name} (nothing answers on {bn.socket}): start it first"
+                            f"{_see(see)}", "Established", None)
+    have = sessions(world, bn)
+    if peer not in have:
+        return Check(False, f"{bn.name}'s BIRD has no session {protocol_name(peer)} to {peer}; its sessions:"
+                            f" {', '.join(f'{p} {s}' for p, s in have.items()) or 'none'}{_see(see)}",
+                     "Established", None)
+    state = have[peer]
+    if state != "Established":
+        hint = (" (BIRD waits for the peer to connect: is BIRD running there, and does one side of each pair"
+                " connect, the other wait with `passive on`?)" if state in ("Active", "Passive", "Connect", "start")
+                else "")
+        return Check(False, f"{bn.name}'s session to {peer} is {state}, not Established{hint}{_see(see)}",
+                     "Established", state)
+    return Check(True, f"{bn.name}'s session {protocol_name(peer)} to {peer} is Established")
+
+
+def check_bird_route(world, node: str, *, block: str, via: str, see: str | None = SEE_BGP) -> Check:
+    """Has NODE's kernel ``BLOCK via VIA proto bird``, a route BIRD learned by BGP and installed?
+
+    The same route typed by hand (``proto static`` or ``boot``) fails: it is not what BGP carries, it
+    does not go when the other node does, and no other node learns it.
+    """
+    block = str(ipaddress.IPv4Network(block))
+    found = [r for r in kernel.routes(world, node) if r.dst == block]
+    if not found:
+        return Check(False, f"{node} has no route to {block}: its BIRD has not learned it from {via}{_see(see)}",
+                     f"{block} via {via} proto bird", None)
+    r = found[0]
+    if r.protocol != "bird":
+        return Check(False, f"{node} has `{block} via {r.gateway} proto {r.protocol}`: a route typed by hand, not"
+                            f" learned by BGP; BIRD installs what a peer announces with proto bird, and withdraws it"
+                            f" when the peer goes{_see(see)}", "bird", r.protocol)
+    if r.gateway != via:
+        return Check(False, f"{node} routes {block} via {r.gateway}, expected via {via} (the node holding the"
+                            f" block){_see(see)}", via, r.gateway)
+    return Check(True, f"{node} has {block} via {via} dev {r.dev} proto bird, learned by BGP")
+
+
+def check_blackhole(world, node: str, *, block: str, see: str | None = SEE_BGP) -> Check:
+    """Has NODE ``blackhole BLOCK proto bird``, the route BIRD announces for the node's own block?"""
+    block = str(ipaddress.IPv4Network(block))
+    found = [r for r in kernel.routes(world, node, "table main type blackhole") if r.dst == block]
+    if not found:
+        return Check(False, f"{node} has no blackhole route for its block {block}: BIRD's static protocol"
+                            f" (route {block} blackhole) is not running there{_see(see)}")
+    if found[0].protocol != "bird":
+        return Check(False, f"{node}'s blackhole {block} is proto {found[0].protocol}, not bird: typed by hand,"
+                            f" so BIRD does not announce it{_see(see)}", "bird", found[0].protocol)
+    return Check(True, f"{node} has blackhole {block} proto bird: its own block, announced whole to its peers")
