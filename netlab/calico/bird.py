@@ -150,20 +150,22 @@ def render(node: BirdNode) -> str:
 
 
 # ------------------------------------------------------------------ running it
-def write_config(world, node: BirdNode, text: str | None = None) -> str:
-    """Write NODE's configuration (TEXT, default :func:`render`) where BIRD will read it; returns its path."""
+def write_config(world, node: BirdNode, text: str | None = None, path: str | None = None) -> str:
+    """Write NODE's configuration (TEXT, default :func:`render`) to PATH (default: where BIRD reads it)."""
+    path = path or node.config_path
     world.run(node.name, ["mkdir", "-p", node.directory])
-    world.run(node.name, ["sh", "-c", f"cat > {node.config_path}"], input=text if text is not None else render(node))
-    return node.config_path
+    world.run(node.name, ["sh", "-c", f"cat > {path}"], input=text if text is not None else render(node))
+    return path
 
 
-def check_config(world, node: BirdNode) -> None:
+def check_config(world, node: BirdNode, path: str | None = None) -> None:
     """``bird -p`` (parse only): raise with BIRD's own message and line when it refuses the file."""
     require_bird()
-    res = world.run(node.name, ["bird", "-p", "-c", node.config_path], check=False)
+    path = path or node.config_path
+    res = world.run(node.name, ["bird", "-p", "-c", path], check=False)
     if not res.ok:
         said = (res.stderr + res.stdout).strip()
-        raise BirdError(f"BIRD refused {node.config_path} in {node.name}: {said}")
+        raise BirdError(f"BIRD refused {path} in {node.name}: {said}")
 
 
 def running(world, node: BirdNode) -> bool:

@@ -6,6 +6,7 @@ Kept beside the Calico package rather than in :mod:`netlab.topologies`, which ot
 from __future__ import annotations
 
 from ..engine.topology import End, Topology
+from .names import HOST_VETH_MAC
 from .plumbing import Pod
 
 #: The pool and its /26 blocks, one per node (Calico's IPAM hands each node any free block; these are
@@ -35,9 +36,11 @@ def pods_of(nodes: int, per_node: int = 1) -> list[Pod]:
 def calico_nodes(nodes: int = 3, per_node: int = 1) -> Topology:
     """node1..nodeN on one LAN (``lan``: the switch, bridge br0 with 10.168.0.1), each with its pods.
 
-    node<i>: eth0 10.168.0.<i+1>/24 (MAC 02:00:0a:a8:00:0<i+1>), forwarding on, default via 10.168.0.1; pod-<i> a namespace
-    with no interface yet: :func:`.plumbing.plumb_pod` wires it as Calico's CNI plugin does, and BIRD
-    (:mod:`.bird`) carries the blocks' routes. Nothing else is declared: no route between the nodes.
+    node<i>: eth0 10.168.0.<i+1>/24 (MAC 02:00:0a:a8:00:0<i+1>), forwarding on, default via 10.168.0.1;
+    pod-<i> a namespace whose cable (``cali...`` on the node, ``eth0`` 10.244.<i>.2/32 in the pod) is
+    declared but left out of the build (``leave_out=pod_cables(t)``): :func:`.plumbing.plumb_pod` makes
+    it as Calico's CNI plugin does, and BIRD (:mod:`.bird`) carries the blocks' routes. No route
+    between the nodes is declared.
     """
     if not isinstance(nodes, int) or not 1 <= nodes <= 9:
         raise ValueError(f"nodes={nodes!r}: give a whole number of nodes from 1 to 9")
@@ -56,4 +59,12 @@ def calico_nodes(nodes: int = 3, per_node: int = 1) -> Topology:
         t.add_route(node, "default", via="10.168.0.1")
     for pod in pods_of(nodes, per_node):
         t.add_node(pod.name)
+        # Declared so that drawings and packet walks know the pod's cable and address; a world leaves it
+        # out of the build (pod_cables) and plumbing.plumb_pod makes it as Calico's CNI plugin does.
+        t.add_link(End(pod.node, pod.host_veth, mac=HOST_VETH_MAC), End(pod.name, "eth0", f"{pod.ip}/32", mac=pod.mac))
     return t
+
+
+def pod_cables(topology: Topology) -> list[str]:
+    """The pods' cables as ``World(..., leave_out=)`` takes them: the build skips them, the plumbing makes them."""
+    return [f"{name}:eth0" for name in topology.nodes if name.startswith("pod-")]

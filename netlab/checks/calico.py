@@ -64,16 +64,17 @@ def check_pod_plumbing(world, node: str, *, pod: str, ip: str, namespace: str = 
 
 def check_bird_config(world, node, *, config, see: str | None = SEE_BGP) -> Check:
     """Does BIRD accept CONFIG (a node's bird.cfg as text)? Parsed with ``bird -p``: BIRD's own message
-    and line when it does not. The file is written to where :func:`netlab.calico.start_bird` reads it."""
+    and line when it does not. The text is tried in a file of its own (``bird.cfg.try``), so a running
+    BIRD's configuration file is left as it is."""
     if not isinstance(config, str) or not config.strip():
         return Check(False, f"give the configuration as text (a str), not {type(config).__name__}")
     bn = _bird(node)
-    write_config(world, bn, config)
+    path = write_config(world, bn, config, path=f"{bn.directory}/bird.cfg.try")
     try:
-        check_config(world, bn)
+        check_config(world, bn, path)
     except BirdError as e:
         return Check(False, f"{e}{_see(see)}")
-    return Check(True, f"BIRD accepts {bn.config_path} in {bn.name}")
+    return Check(True, f"BIRD accepts this configuration for {bn.name}")
 
 
 def check_bgp_session(world, node, *, peer: str, see: str | None = SEE_BGP) -> Check:
