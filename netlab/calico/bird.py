@@ -200,9 +200,13 @@ def start(world, node: BirdNode, text: str | None = None, timeout: float = 10) -
     return name
 
 
-def stop(world, node: BirdNode):
-    """Stop NODE's BIRD (SIGTERM: it closes its sessions with a BGP NOTIFICATION, Cease), return what it printed."""
-    return world.stop(f"bird-{node.name}")
+def stop(world, node: BirdNode) -> str:
+    """Stop NODE's BIRD (SIGTERM: it closes its sessions with a BGP NOTIFICATION, Cease) and say so; a
+    BIRD that is not running is said to be so (a lab cell run before the one that starts it)."""
+    if not running(world, node):
+        return f"BIRD is not running in {node.name}: nothing to stop (start it first)"
+    said = world.stop(f"bird-{node.name}")
+    return f"BIRD in {node.name} stopped{': ' + said.stderr.strip() if said.stderr.strip() else ''}"
 
 
 def birdc(world, node: BirdNode, command: str, check: bool = True):

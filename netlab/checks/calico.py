@@ -158,7 +158,7 @@ def check_proxy_arp(world, node: str, *, pod: str, namespace: str = "default", s
     """Did NODE answer POD's ARP for 169.254.1.1 with ee:ee:ee:ee:ee:ee? Reads POD's neighbour table
     (after the pod has sent something off its /32) and NODE's ``proxy_arp`` on the pod's veth."""
     cali = veth_name(pod, namespace)
-    entry = next((n for n in kernel.neighbours(world, pod, "eth0") if n.dst == POD_GATEWAY), None)
+    entry = next((n for n in kernel.neighbours(world, pod) if n.dst == POD_GATEWAY and n.dev == "eth0"), None)
     if entry is None or entry.lladdr is None:
         proxy = kernel.sysctl(world, node, f"net.ipv4.conf.{cali}.proxy_arp")
         state = f"{entry.dst} {'/'.join(entry.state)}" if entry else "no entry"
