@@ -164,3 +164,9 @@ def test_checks_fail_with_what_they_found(root_only):
         w.run("node1", "ip route add blackhole 10.244.1.0/26")
         c = checks.check_blackhole(w, "node1", block="10.244.1.0/26")
         assert not c.ok and "expected proto bird" in c.message
+
+
+def test_parse_protocols_reads_a_sanitized_recording_and_a_date():
+    text = ("Mesh_10_168_0_3 BGP        ---        up     HH:MM:SS.MSEC  Established   \n"
+            "Mesh_10_168_0_4 BGP        ---        up     2026-12-04 02:41:19.687  Established   \n")
+    assert [p.info for p in bird.parse_protocols(text)] == ["Established", "Established"]

@@ -232,9 +232,12 @@ def parse_protocols(text: str) -> list[Protocol]:
         parts = line.split()
         if len(parts) < 4 or parts[0] in ("BIRD", "Name") or line.startswith(" "):
             continue
-        # Name Proto Table State Since Info: Since is "HH:MM:SS" or a date and time, Info the rest
-        rest = parts[4:]
-        info = " ".join(rest[1:]) if rest and re.match(r"\d\d:\d\d:\d\d", rest[0]) else " ".join(rest[2:])
+        # Name Proto Table State Since Info: Since is one token (a time of day, or what the sanitizer of a
+        # recording made of it) or two (a date, then a time, once the protocol is older than a day)
+        rest = parts[5:]
+        if rest and re.match(r"(\d\d|HH):(\d\d|MM):", rest[0]):
+            rest = rest[1:]
+        info = " ".join(rest)
         out.append(Protocol(parts[0], parts[1], parts[2], parts[3], info))
     return out
 
