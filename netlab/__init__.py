@@ -76,6 +76,7 @@ _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_route
 _lazy("packets.compare", "Comparison", "compare_packets")
 # Chapter 7: flannel's host-gw backend and Calico (pod plumbing, IPAM blocks, BIRD, BGP updates, checks).
 _lazy("calico.topology", "calico_nodes")
+_lazy("calico.widgets", "ipam_calculator", "mode_explorer")
 _lazy("calico.packets", "bgp_notifications=notifications", "bgp_updates=updates", "proxy_arp_reply")
 _lazy("checks.calico", "check_bgp_session", "check_bird_config", "check_bird_route", "check_blackhole", "check_proxy_arp",
       "check_pod_plumbing")

@@ -11,12 +11,13 @@ from .bird import (LAB_TIMERS, PRODUCTION_TIMERS, BirdError, BirdNode, birdc, bi
                    parse_protocols, protocol_name, protocols, render as render_bird_config, require_bird,
                    running as bird_running, sessions, start as start_bird, stop as stop_bird, wait_established,
                    wait_routes, write_config)
+from .felix import Endpoint, endpoints, program as program_felix
 from .ipam import BlockPlan, IpamError
 from .lab import convergence_line, mesh, plumb_pods, start_mesh
 from .names import (DEFAULT_AS, DEFAULT_BLOCK_SIZE, HOST_VETH_MAC, IPIP_DEVICE, POD_GATEWAY, VXLAN_DEVICE,
                     VXLAN_PORT, VXLAN_VNI, veth_name)
 from .plumbing import Pod, commands_text, plumb_pod, pod_commands
-from .topology import POOL, block_of, calico_nodes, node_ip, pod_cables, pods_of
+from .topology import POOL, block_of, calico_nodes, node_ip, pod_cables, pods_of, two_subnets
 
 
 def __getattr__(name):

@@ -162,3 +162,11 @@ def notifications(packets) -> list[str]:
                     else f"error code {n.error_code}, subcode {n.error_subcode}")
             out.append(f"NOTIFICATION {frame['IP'].src} -> {frame['IP'].dst}: {what}")
     return out
+
+
+def ipip_packet(inner, src: str, dst: str, src_mac: str = "02:00:0a:a8:00:02", dst_mac: str = "02:00:0a:a8:00:01"):
+    """INNER (a pod's IP packet) wrapped as IPIP (RFC 2003): an outer IPv4 header, protocol 4, from SRC
+    to DST (the nodes), in an Ethernet frame to the next hop. No UDP and no inner Ethernet header."""
+    from scapy.layers.inet import IP  # lazy: scapy
+    from scapy.layers.l2 import Ether  # lazy: scapy
+    return Ether(src=src_mac, dst=dst_mac) / IP(src=src, dst=dst, proto=4, ttl=64) / IP(bytes(inner))

@@ -68,3 +68,43 @@ def calico_nodes(nodes: int = 3, per_node: int = 1) -> Topology:
 def pod_cables(topology: Topology) -> list[str]:
     """The pods' cables as ``World(..., leave_out=)`` takes them: the build skips them, the plumbing makes them."""
     return [f"{name}:eth0" for name in topology.nodes if name.startswith("pod-")]
+
+
+def two_subnets(pods: bool = False) -> Topology:
+    """node1 (10.168.0.2) and node2 (10.168.0.3) on one LAN, node3 (10.168.1.2) on another, router r1 between.
+
+    ``lan`` is the first LAN's switch (bridge br0); r1 holds 10.168.0.1 there and 10.168.1.1 on its
+    cable to node3, and forwards; every node's default route goes to r1. r1 knows only the two LANs:
+    nothing about containers or pods. With ``pods=False`` each node has chapter 6's docker0 and
+    container (10.1.<14+i>.0/24, container-<i> at .<i+1>), for flannel's host-gw and DirectRouting;
+    with ``pods=True`` each node has pod-<i> (10.244.<i>.2/32, cable declared and left out as in
+    :func:`calico_nodes`), for Calico's IPIP and CrossSubnet.
+    """
+    t = Topology("two_subnets_pods" if pods else "two_subnets")
+    t.add_node("lan")
+    t.add_bridge("lan", "br0", mac="02:00:0a:a8:00:01")
+    t.add_node("r1", sysctls={"net.ipv4.ip_forward": 1})
+    t.add_link(End("r1", "eth0", "10.168.0.1/24", mac="02:00:0a:a8:00:fe"),
+               End("lan", "port0", master="br0", mac="02:00:0a:a8:01:00"))
+    addrs = {1: ("10.168.0.2/24", "10.168.0.1"), 2: ("10.168.0.3/24", "10.168.0.1"), 3: ("10.168.1.2/24", "10.168.1.1")}
+    for i, (address, gateway) in addrs.items():
+        node = f"node{i}"
+        t.add_node(node, sysctls={"net.ipv4.ip_forward": 1})
+        mac = f"02:00:0a:a8:00:{i + 1:02x}"
+        if i < 3:
+            t.add_link(End(node, "eth0", address, mac=mac), End("lan", f"port{i}", master="br0", mac=f"02:00:0a:a8:01:{i:02x}"))
+        else:
+            t.add_link(End(node, "eth0", address, mac=mac), End("r1", "eth1", "10.168.1.1/24", mac="02:00:0a:a8:01:fe"))
+        t.add_route(node, "default", via=gateway)
+        if pods:
+            pod = Pod(f"pod-{i}", node, f"10.244.{i}.2", f"02:42:0a:f4:{i:02x}:02")
+            t.add_node(pod.name)
+            t.add_link(End(node, pod.host_veth, mac=HOST_VETH_MAC), End(pod.name, "eth0", f"{pod.ip}/32", mac=pod.mac))
+        else:
+            ctr, sub = f"container-{i}", f"10.1.{14 + i}"
+            t.add_node(ctr)
+            t.add_bridge(node, "docker0", address=f"{sub}.1/24", mac=f"02:42:0a:01:{14 + i:02x}:01")
+            t.add_link(End(ctr, "eth0", f"{sub}.{i + 1}/24", mac=f"02:42:0a:01:{14 + i:02x}:{i + 1:02x}"),
+                       End(node, f"veth{i}", master="docker0", mac=f"02:42:0a:01:{14 + i:02x}:fe"))
+            t.add_route(ctr, "default", via=f"{sub}.1")
+    return t
