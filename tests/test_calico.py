@@ -170,3 +170,59 @@ def test_parse_protocols_reads_a_sanitized_recording_and_a_date():
     text = ("Mesh_10_168_0_3 BGP        ---        up     HH:MM:SS.MSEC  Established   \n"
             "Mesh_10_168_0_4 BGP        ---        up     2026-12-04 02:41:19.687  Established   \n")
     assert [p.info for p in bird.parse_protocols(text)] == ["Established", "Established"]
+
+
+def test_felix_crosssubnet_and_always():
+    from netlab.calico import felix
+    eps = felix.endpoints(netlab.calico.two_subnets(pods=True))
+    assert [(e.node, e.ip, e.block) for e in eps] == [("node1", "10.168.0.2/24", "10.244.1.0/26"),
+                                                      ("node2", "10.168.0.3/24", "10.244.2.0/26"),
+                                                      ("node3", "10.168.1.2/24", "10.244.3.0/26")]
+    me, same, far = eps
+    assert felix.peer_commands(me, same, "CrossSubnet") == ["ip route replace 10.244.2.0/26 via 10.168.0.3 dev eth0"]
+    assert felix.peer_commands(me, far, "CrossSubnet")[-1] == \
+        "ip route replace 10.244.3.0/26 via 10.244.3.0 dev vxlan.calico onlink"
+    assert len(felix.peer_commands(me, same, "Always")) == 3
+    assert "id 4096" in felix.device_commands(me)[0] and "dstport 4789" in felix.device_commands(me)[0]
+    assert felix.ipip_route_command(far) == "ip route replace 10.244.3.0/26 via 10.168.1.2 dev tunl0 onlink"
+    with pytest.raises(ValueError, match="choose one of Always, CrossSubnet"):
+        felix.peer_commands(me, far, "Never")
+
+
+def test_ipip_packet_adds_twenty_bytes():
+    from scapy.layers.inet import ICMP, IP
+    inner = IP(src="10.244.1.2", dst="10.244.3.2") / ICMP()
+    p = packets.ipip_packet(inner, "10.168.0.2", "10.168.1.2")
+    assert p["IP"].proto == 4 and len(p["IP"]) - len(inner) == 20
+
+
+def test_widgets_say_what_each_mode_does():
+    from netlab.calico import widgets
+    across = {r["mode"]: r for r in widgets.modes(False)}
+    assert not across["flannel host-gw"]["works"] and "Nexthop has invalid gateway" in across["flannel host-gw"]["why"]
+    assert across["Calico IPIP Always"]["overhead"] == 20 and across["flannel VXLAN"]["overhead"] == 50
+    assert all(r["works"] for r in widgets.modes(True))
+    with pytest.raises(TypeError):
+        widgets.modes("yes")
+    assert "1024</b> blocks" in widgets.ipam_html("10.244.0.0/16", 26, 3)
+    bad = widgets.ipam_html("10.244.0.0/16", 26, 0)
+    assert "Cannot cut that pool" in bad and "1 to 64" in bad
+    assert "Cannot cut that pool" in widgets.ipam_html("banana", 26, 3)
+    assert netlab.ipam_calculator() is not None and netlab.mode_explorer() is not None
+
+
+@pytest.mark.root
+def test_crosssubnet_vxlan_calico_live(root_only):
+    t = netlab.calico.two_subnets(pods=True)
+    with netlab.World(t, name="t_calico_cross", record=False, leave_out=netlab.calico.pod_cables(t)) as w:
+        for i in (1, 2, 3):
+            plumbing.plumb_pod(w, plumbing.Pod(f"pod-{i}", f"node{i}", f"10.244.{i}.2", f"02:42:0a:f4:{i:02x}:02"))
+        eps = netlab.calico.endpoints(t)
+        for ep in eps:
+            netlab.calico.program_felix(w, ep, eps)
+        with w.capture("r1", "eth1", "udp port 4789") as wire:
+            w.run("pod-1", "ping -c 1 -W 1 10.244.3.2")
+        assert netlab.dissect_vxlan(wire.packets[0])["VXLAN"].vni == 4096
+        with w.capture("lan", "port2", "udp port 4789") as lan:
+            w.run("pod-1", "ping -c 1 -W 1 10.244.2.2")
+        assert not lan.packets  # same subnet: no encapsulation

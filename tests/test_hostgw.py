@@ -100,3 +100,25 @@ def test_a_gateway_off_the_subnet_is_refused_and_logged(root_only):
         flannel.wait_for_log(w, "node1", "Error adding route to 10.1.20.0/24 via 10.99.0.3 dev eth0")
         log = flannel.flanneld_log(w, "node1").stdout
         assert "Nexthop has invalid gateway" in log
+
+
+def test_direct_routing_is_read_from_the_config():
+    cfg = flannel.Config.parse('{"Network": "10.1.0.0/16", "Backend": {"Type": "vxlan", "DirectRouting": true}}')
+    assert cfg.direct_routing and not flannel.Config.parse(json.dumps(flannel.VXLAN_NETWORK_CONFIG)).direct_routing
+
+
+@pytest.mark.root
+def test_direct_routing_chooses_per_peer(root_only):
+    with netlab.World(netlab.calico.two_subnets(), name="t_direct", record=False) as w:
+        store = flannel.start_store(w, node="r1", address="10.168.0.1", embedded=True)
+        flannel.put_config(w, store, config={"Network": "10.1.0.0/16", "SubnetLen": 24,
+                                             "Backend": {"Type": "vxlan", "VNI": 1, "DirectRouting": True}})
+        for i in (1, 2, 3):
+            flannel.start_flanneld(w, f"node{i}", store, backend="vxlan", subnet=f"10.1.{14 + i}.0/24")
+        flannel.wait_for_entries(w, "node1", ["10.1.16.0/24"], dev="eth0")
+        flannel.wait_for_entries(w, "node1", ["10.1.17.0/24"])
+        flannel.wait_for_entries(w, "node3", ["10.1.15.0/24", "10.1.16.0/24"])
+        flannel.wait_for_entries(w, "node2", ["10.1.17.0/24"])
+        for dst in ("10.1.16.3", "10.1.17.4"):
+            walk = w.trace("container-1", dst)
+            assert walk.delivered and walk.reply.delivered, dst
