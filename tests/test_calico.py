@@ -226,3 +226,8 @@ def test_crosssubnet_vxlan_calico_live(root_only):
         with w.capture("lan", "port2", "udp port 4789") as lan:
             w.run("pod-1", "ping -c 1 -W 1 10.244.2.2")
         assert not lan.packets  # same subnet: no encapsulation
+
+
+def test_checks_refuse_a_bad_block_in_a_sentence():
+    assert "expected a block such as" in checks.check_bird_route(None, "node1", block="10.244.3", via="x").message
+    assert "expected a block such as" in checks.check_blackhole(None, "node1", block=None).message

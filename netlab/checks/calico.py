@@ -120,7 +120,10 @@ def check_bird_route(world, node: str, *, block: str, via: str, wait: float = 0,
     The same route typed by hand (``proto static`` or ``boot``) fails: it is not what BGP carries, it
     does not go when the other node does, and no other node learns it.
     """
-    block = str(ipaddress.IPv4Network(block))
+    try:
+        block = str(ipaddress.IPv4Network(block))
+    except (ValueError, TypeError):
+        return Check(False, f"expected a block such as 10.244.3.0/26, not {block!r}")
     deadline = time.monotonic() + wait
     found = [r for r in kernel.routes(world, node) if r.dst == block]
     while not (found and found[0].protocol == "bird") and time.monotonic() < deadline:
@@ -143,7 +146,10 @@ def check_bird_route(world, node: str, *, block: str, via: str, wait: float = 0,
 
 def check_blackhole(world, node: str, *, block: str, see: str | None = SEE_BGP) -> Check:
     """Has NODE ``blackhole BLOCK proto bird``, the route BIRD announces for the node's own block?"""
-    block = str(ipaddress.IPv4Network(block))
+    try:
+        block = str(ipaddress.IPv4Network(block))
+    except (ValueError, TypeError):
+        return Check(False, f"expected a block such as 10.244.1.0/26, not {block!r}")
     found = [r for r in kernel.routes(world, node, "table main type blackhole") if r.dst == block]
     if not found:
         return Check(False, f"{node} has no blackhole route for its block {block}, expected one from BIRD's"
