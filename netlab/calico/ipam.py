@@ -1,8 +1,9 @@
 """Calico's IPAM blocks: a pool cut into fixed-size blocks, each held by one node.
 
 Calico's IPAM (projectcalico/calico ``libcalico-go/lib/ipam/ipam.go``) gives a node a whole block of
-the pool (a /26 unless the IPPool's ``blockSize`` says otherwise: ``libcalico-go/lib/apis/v3``'s
-IPPool, default 26) and hands the node's pods addresses from it; BIRD then announces the block, not
+the pool (a /26 unless the IPPool's ``blockSize`` says otherwise: the IPPool resource's reference,
+``reference/resources/ippool.md`` in projectcalico/calico's docs: "20 to 32 (inclusive) for IPv4",
+default ``26``) and hands the node's pods addresses from it; BIRD then announces the block, not
 the pods' /32s (``confd/etc/calico/confd/templates/bird_aggr.cfg.template``: ``route <block>
 blackhole`` and ``calico_aggr``: accept the block, reject what lies beneath it). The calculator below
 answers what a reader asks of a pool: how many blocks, how many pods in one, which block an address

@@ -9,7 +9,8 @@
   the gateway is a link-local address no host owns, answered by proxy ARP).
 - Felix's tunnel devices: ``tunl0`` (IPIP) and ``vxlan.calico`` (VXLAN, port 4789, VNI 4096)
   (``felix/config/config_params.go``: ``VXLANPort `config:"int;4789"```, ``VXLANVNI `config:"int;4096"```).
-- The IPAM block size: /26 by default (``libcalico-go/lib/apis/.../ippool`` ``blockSize`` default 26).
+- The IPAM block size: /26 by default (the IPPool reference, ``reference/resources/ippool.md``:
+  ``blockSize`` 20 to 32 for IPv4, default 26).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def ipam_calculator(pool: str = "10.244.0.0/16", block_size: int = 26, nodes: in
                     address: str = "10.244.0.70") -> widgets.VBox:
     """Pool, block size, node count and an address in; blocks, pods per block, holders and blackholes out."""
     w_pool = widgets.Text(value=pool, description="pool")
-    w_size = widgets.IntSlider(value=block_size, min=16, max=32, description="block /")
+    w_size = widgets.IntSlider(value=block_size, min=20, max=32, description="block /")  # IPPool: 20 to 32
     w_nodes = widgets.IntSlider(value=nodes, min=1, max=16, description="nodes")
     w_addr = widgets.Text(value=address, description="address")
     out = widgets.HTML(value=ipam_html(pool, block_size, nodes, address))
