@@ -12,7 +12,9 @@ from .bird import (LAB_TIMERS, PRODUCTION_TIMERS, BirdError, BirdNode, birdc, bi
                    running as bird_running, sessions, start as start_bird, stop as stop_bird, wait_established,
                    wait_routes, write_config)
 from .felix import Endpoint, endpoints, program as program_felix
+from .felix import ipip_commands, program_ipip
 from .ipam import BlockPlan, IpamError
+from .ipip import ipip_world, where as ipip_where
 from .lab import convergence_line, mesh, plumb_pods, start_mesh
 from .names import (DEFAULT_AS, DEFAULT_BLOCK_SIZE, HOST_VETH_MAC, IPIP_DEVICE, POD_GATEWAY, VXLAN_DEVICE,
                     VXLAN_PORT, VXLAN_VNI, veth_name)

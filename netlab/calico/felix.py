@@ -100,3 +100,30 @@ def endpoints(topology) -> list[Endpoint]:
             out.append(Endpoint(name, node.interfaces["eth0"].addresses[0], f"10.244.{i}.0/26",
                                 f"02:ca:11:c0:00:{i:02x}"))
     return out
+
+
+def ipip_commands(me: Endpoint, peers: list[Endpoint], mode: str = "CrossSubnet") -> list[str]:
+    """IPIP's version of :func:`program`'s commands: tunl0 up with ME's tunnel address, then per peer a
+    plain route (CrossSubnet, same subnet) or ``<block> via <node IP> dev tunl0 onlink``."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: choose one of {', '.join(MODES)} (Calico's ipipMode values)")
+    cmds = [f"ip addr add {me.tunnel_address}/32 dev tunl0", "ip link set tunl0 up"]
+    for peer in peers:
+        if peer.node == me.node:
+            continue
+        if mode == "CrossSubnet" and me.same_subnet(peer):
+            cmds.append(f"ip route replace {peer.block} via {peer.address} dev eth0")
+        else:
+            cmds.append(ipip_route_command(peer))
+    return cmds
+
+
+def program_ipip(world, me: Endpoint, peers: list[Endpoint], mode: str = "CrossSubnet") -> list[str]:
+    """Run :func:`ipip_commands` in ME's node (its kernel must have IPIP: ``tunl0`` exists); returns them."""
+    if not world.run(me.node, "ip link show tunl0", check=False).ok:
+        raise RuntimeError(f"{me.node} has no tunl0: this kernel is built without IPIP (CONFIG_NET_IPIP);"
+                           f" build the world with netlab.calico.ipip_world, which uses User-mode Linux then")
+    cmds = ipip_commands(me, peers, mode)
+    for cmd in cmds:
+        world.run(me.node, cmd)
+    return cmds
