@@ -231,3 +231,32 @@ def test_crosssubnet_vxlan_calico_live(root_only):
 def test_checks_refuse_a_bad_block_in_a_sentence():
     assert "expected a block such as" in checks.check_bird_route(None, "node1", block="10.244.3", via="x").message
     assert "expected a block such as" in checks.check_blackhole(None, "node1", block=None).message
+
+
+def test_ipip_commands_crosssubnet():
+    from netlab.calico import felix
+    eps = felix.endpoints(netlab.calico.two_subnets(pods=True))
+    assert felix.ipip_commands(eps[0], eps) == [
+        "ip addr add 10.244.1.0/32 dev tunl0", "ip link set tunl0 up",
+        "ip route replace 10.244.2.0/26 via 10.168.0.3 dev eth0",
+        "ip route replace 10.244.3.0/26 via 10.168.1.2 dev tunl0 onlink"]
+    assert felix.ipip_commands(eps[0], eps, "Always")[2].endswith("dev tunl0 onlink")
+    with pytest.raises(ValueError, match="ipipMode"):
+        felix.ipip_commands(eps[0], eps, "Never")
+
+
+@pytest.mark.root
+def test_ipip_crosssubnet_live_in_uml_where_the_kernel_has_none(root_only):
+    """tunl0 on this kernel or User-mode Linux's: the pod's packet crosses r1 inside protocol 4."""
+    t = netlab.calico.two_subnets(pods=True)
+    with netlab.calico.ipip_world(t, "t_calico_ipip", record=False, leave_out=netlab.calico.pod_cables(t)) as w:
+        for i in (1, 2, 3):
+            plumbing.plumb_pod(w, plumbing.Pod(f"pod-{i}", f"node{i}", f"10.244.{i}.2", f"02:42:0a:f4:{i:02x}:02"))
+        eps = netlab.calico.endpoints(t)
+        for ep in eps:
+            netlab.calico.program_ipip(w, ep, eps)
+        with w.capture("r1", "eth1", "ip proto 4") as wire:
+            w.run("pod-1", "ping -c 1 -W 1 10.244.3.2")
+        outer = wire.packets[0]
+        assert (outer["IP"].proto, outer["IP"].payload.dst) == (4, "10.244.3.2")
+        assert len(outer["IP"]) - len(outer["IP"].payload) == 20
