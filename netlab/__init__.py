@@ -81,8 +81,14 @@ _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", 
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")
 # A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
 _lazy("packets.compare", "Comparison", "compare_packets")
+# Chapter 7: flannel's host-gw backend and Calico (pod plumbing, IPAM blocks, BIRD, BGP updates, checks).
+_lazy("calico.topology", "calico_nodes")
+_lazy("calico.widgets", "ipam_calculator", "mode_explorer")
+_lazy("calico.packets", "bgp_notifications=notifications", "bgp_updates=updates", "proxy_arp_reply")
+_lazy("checks.calico", "check_bgp_session", "check_bird_config", "check_bird_route", "check_blackhole", "check_proxy_arp",
+      "check_pod_plumbing")
 # Modules used as netlab.<module>.<name>.
-_SUBMODULES = {"docker", "flannel", "walk"}
+_SUBMODULES = {"docker", "flannel", "walk", "calico"}
 
 
 def __getattr__(name: str):

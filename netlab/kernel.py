@@ -330,3 +330,11 @@ def parse_conntrack(text: str) -> list[Conntrack]:
 def conntrack(world, node: str, proto: str | None = None) -> list[Conntrack]:
     """``conntrack -L [-p PROTO]`` in NODE (an empty table prints nothing and is not an error)."""
     return parse_conntrack(world.run(node, "conntrack -L" + (f" -p {proto}" if proto else ""), check=False).stdout)
+
+
+# ------------------------------------------------------------------ sysctls
+def sysctl(world, node: str, key: str) -> str | None:
+    """``sysctl -n KEY`` in NODE (``net.ipv4.conf.cali83dbd022cd5.proxy_arp``), or None when there is no
+    such key (the interface does not exist yet)."""
+    res = world.run(node, ["sysctl", "-n", key], check=False)
+    return res.stdout.strip() if res.returncode == 0 else None

@@ -1,6 +1,6 @@
 """The one narrow sanitizer for what is truly volatile in a lab's output.
 
-Only round-trip times printed by ping and traceroute, tcpdump's timestamps, the pixels of a
+Only round-trip times printed by ping and traceroute, tcpdump's timestamps, BIRD's times of day, the pixels of a
 PNG inlined in HTML (a walk's drawing), and (when asked) ports the kernel chose. Everything else
 must match exactly. Pixels depend on the matplotlib and FreeType at hand, which is why nbval skips
 ``image/png`` outputs; an inlined PNG is treated the same, and the drawings' bytes are proved
@@ -20,6 +20,9 @@ PATTERNS = [
     ("ping-total-time", r"(packet loss(, \+[0-9]+ errors)?), time [0-9]+ms", r"\1, time TIMEms"),
     ("traceroute-times", r"(\s)[0-9]+\.[0-9]{3} ms", r"\1TIME ms"),
     ("tcpdump-timestamp", r"(?m)^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}", "HH:MM:SS.USEC"),
+    # birdc's "Since" column and route ages (chapter 7): when BIRD started a protocol or learned a route,
+    # to the millisecond (BIRD 2's default "timeformat protocol/route iso short ms")
+    ("bird-time", r"\b[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}\b", "HH:MM:SS.MSEC"),
     ("inline-png", r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,PNG"),
 ]
 EPHEMERAL_PORT = ("ephemeral-port", r"\b((?:[0-9]{1,3}\.){3}[0-9]{1,3})([.:])(3276[89]|327[7-9][0-9]|32[89][0-9]{2}|3[3-9][0-9]{3}|[45][0-9]{4}|60[0-9]{3})\b",

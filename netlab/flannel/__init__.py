@@ -1,5 +1,5 @@
 """flannel rebuilt small: the lease store (:mod:`.store`), what every backend shares (:mod:`.subnet`),
-the UDP and VXLAN daemons (:mod:`.udp`, :mod:`.vxlan`), running them in a world (:mod:`.lab`) and
+the UDP, VXLAN and host-gw daemons (:mod:`.udp`, :mod:`.vxlan`, :mod:`.hostgw`), running them in a world (:mod:`.lab`) and
 measuring the data paths (:mod:`.perf`).
 
 Run a daemon as ``python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0`` (or ``vxlan``).
@@ -21,6 +21,7 @@ from .subnet import Config, FlannelError, acquire_lease, lease_value, routes_fro
 from .udp import (DEFAULT_PORT, ENCAP_OVERHEAD, Counters, Decision, Flanneld, checksum, decide, decrement_ttl,
                   lookup, net_unreachable)
 from .vxlan import VxlanFlanneld
+from .hostgw import HOSTGW_NETWORK_CONFIG, HostgwFlanneld  # chapter 7
 
 
 def __getattr__(name):

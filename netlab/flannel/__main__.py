@@ -2,6 +2,7 @@
 
     python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0 [--subnet 100.96.1.0/24]
     python3 -m netlab.flannel vxlan --etcd http://10.168.0.1:2379 --iface eth0 [--vtep-mac 5e:f8:4f:00:e3:37]
+    python3 -m netlab.flannel host-gw --etcd http://10.168.0.1:2379 --iface eth0 [--check-every 10]
     python3 -m netlab.flannel store --listen 10.168.0.1 --port 2379
     python3 -m netlab.flannel etcdctl --endpoints http://10.168.0.1:2379 ls|get|set KEY [VALUE]
     python3 -m netlab.flannel wait --etcd http://10.168.0.1:2379 [--key KEY] [--timeout 10]
@@ -16,6 +17,7 @@ import time
 from .store import EtcdV2Client, StoreError, serve
 from ..packets.vxlan import VXLAN_OVERHEAD
 from .subnet import FlannelError
+from .hostgw import ROUTE_CHECK_SECONDS, HostgwFlanneld
 from .udp import ENCAP_OVERHEAD, Flanneld
 from .vxlan import VxlanFlanneld
 
@@ -46,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
                        "flannel.1", VXLAN_OVERHEAD)
     x.add_argument("--vtep-mac", help="flannel.1's MAC (default: the kernel's random one)")
     x.add_argument("--vni", type=int, help="override the config's VNI (to show a mismatch)")
+    h = _daemon_parser(sub, "host-gw", "run flanneld with the host-gw backend (a route per remote node)",
+                       "the routes", 0)
+    h.add_argument("--check-every", type=float, default=ROUTE_CHECK_SECONDS,
+                   help=f"seconds between two checks of the routes (flannel: {ROUTE_CHECK_SECONDS})")
     s = sub.add_parser("store", help="serve the embedded store (etcd's v2 keys API subset)")
     s.add_argument("--listen", default="0.0.0.0")
     s.add_argument("--port", type=int, default=2379)
@@ -97,7 +103,9 @@ def etcdctl(args) -> int:
 
 def flanneld(args) -> int:
     common = dict(iface=args.iface, public_ip=args.public_ip, subnet=args.subnet, mtu=args.mtu, log_path=args.log)
-    if args.cmd == "vxlan":
+    if args.cmd == "host-gw":
+        daemon = HostgwFlanneld(EtcdV2Client(args.etcd), check_every=args.check_every, **common)
+    elif args.cmd == "vxlan":
         daemon = VxlanFlanneld(EtcdV2Client(args.etcd), vtep_mac=args.vtep_mac, vni=args.vni, **common)
     else:
         daemon = Flanneld(EtcdV2Client(args.etcd), tun_standin=args.tun_standin, tun_prefix32=args.tun_prefix32,

@@ -3,8 +3,8 @@
 Four paths between a process in one network namespace and one in another, each built fresh:
 
 - ``veth``: two namespaces joined by one veth pair (the ceiling);
-- ``host-gw``: the flannel_udp topology routed as flannel's host-gw backend does
-  (``100.96.2.0/24 via 10.168.0.3`` on node1 and back), no encapsulation;
+- ``host-gw``: the flannel_udp topology routed by netlab's flanneld with the host-gw backend
+  (chapter 7: ``100.96.2.0/24 via 10.168.0.3 dev eth0`` on node1 and back), no encapsulation;
 - ``vxlan``: :func:`netlab.flannel_vxlan`, the kernel's VXLAN device programmed as flanneld does;
 - ``udp``: :func:`netlab.flannel_udp` with netlab's Python flanneld on both nodes.
 
@@ -35,7 +35,7 @@ from ..engine.probe import probe
 from ..engine.recording import recordings_dir
 from ..engine.result import ReplayError
 from ..engine.world import World
-from .lab import put_config, start_flanneld, start_store, wait_for_peers
+from .lab import NETWORK_CONFIG, put_config, start_flanneld, start_store, wait_for_entries, wait_for_peers
 
 PATHS = ("veth", "host-gw", "vxlan", "udp")
 LABELS = {"veth": "plain veth pair", "host-gw": "host-gw routing", "vxlan": "kernel VXLAN (flannel.1)",
@@ -79,8 +79,12 @@ def measure(path: str, seconds: float = 3) -> Result:
             r = _iperf(w, "container-1", "container-2", "100.96.1.3", seconds)
     elif path == "host-gw":
         with World(flannel_udp(), name="perf_hostgw", mode="live", record=False) as w:
-            w.run("node1", "ip route add 100.96.2.0/24 via 10.168.0.3 dev eth0")
-            w.run("node2", "ip route add 100.96.1.0/24 via 10.168.0.2 dev eth0")
+            store = start_store(w)
+            put_config(w, store, config=dict(NETWORK_CONFIG, Backend={"Type": "host-gw"}))
+            for i in (1, 2):
+                start_flanneld(w, f"node{i}", store, backend="host-gw", subnet=f"100.96.{i}.0/24")
+            wait_for_entries(w, "node1", ["100.96.2.0/24"], dev="eth0")
+            wait_for_entries(w, "node2", ["100.96.1.0/24"], dev="eth0")
             r = _iperf(w, "container-1", "container-2", "100.96.2.3", seconds)
     elif path == "vxlan":
         with World(flannel_vxlan(), name="perf_vxlan", mode="live", record=False) as w:

@@ -47,6 +47,7 @@ class Config:
     backend: str = "udp"
     port: int = 0
     vni: int = 1
+    direct_routing: bool = False  # VXLAN's Backend.DirectRouting (chapter 7)
 
     @classmethod
     def parse(cls, text: str | None) -> "Config":
@@ -64,7 +65,7 @@ class Config:
         lo = ipaddress.IPv4Network(f"{raw['SubnetMin']}/{n}") if raw.get("SubnetMin") else subnets[min(1, len(subnets) - 1)]
         hi = ipaddress.IPv4Network(f"{raw['SubnetMax']}/{n}") if raw.get("SubnetMax") else subnets[-1]
         return cls(network, n, lo, hi, backend.get("Type", "udp"), int(backend.get("Port", 0)),
-                   int(backend.get("VNI", 1)))
+                   int(backend.get("VNI", 1)), bool(backend.get("DirectRouting", False)))
 
     def candidates(self):
         """The leasable subnets, lowest first."""

@@ -23,6 +23,11 @@ What it does, in the order flannel's ``pkg/backend/vxlan`` does it:
 5. nothing else: no packet ever passes through this process. ``nolearning`` means the kernel
    neither learns remote MACs from received frames nor floods; what is not programmed is dropped.
 
+With ``"DirectRouting": true`` in the config (``vxlan_network.go``, ``handleSubnetEvents``), a peer whose
+public IP the kernel reaches without a gateway (``ip route get`` gives one route with no ``via``: the
+same subnet) gets host-gw's plain route ``REMOTE_SUBNET via REMOTE_PUBLIC_IP dev IFACE`` instead of
+the three VXLAN entries; the others still go through ``flannel.1`` (chapter 7, section 7.2).
+
 Config, lease, subnet.env and the daemon's life are :mod:`.subnet`'s; this module is what VXLAN
 adds. Run: ``python3 -m netlab.flannel vxlan --etcd http://10.168.0.1:2379 --iface eth0 [--subnet
 10.1.16.0/24] [--vtep-mac 5e:f8:4f:00:e3:37]``.
@@ -122,7 +127,7 @@ class VxlanFlanneld(Daemon):
         return device_name(self.vni)
 
     def config_text(self) -> str:
-        return f"backend vxlan, VNI {self.vni}, UDP port {self.port}"
+        return f"backend vxlan, VNI {self.vni}, UDP port {self.port}" + (", DirectRouting" if self.config.direct_routing else "")
 
     def prepare(self) -> None:
         """flannel.1: VNI, local address, the external device, no learning, the kernel's default port.
@@ -149,7 +154,19 @@ class VxlanFlanneld(Daemon):
     def peers_from(self, leases: dict[str, str]) -> dict:
         return peers_from_leases(leases, self.lease)
 
+    def direct(self, peer: Peer) -> bool:
+        """DirectRouting's test: is PEER's public IP reached without a gateway (one route, no ``via``)?"""
+        if not self.config.direct_routing:
+            return False
+        out = subprocess.run(["ip", "-j", "route", "get", peer.public_ip], capture_output=True, text=True)
+        routes = json.loads(out.stdout or "[]") if out.returncode == 0 else []
+        return len(routes) == 1 and "gateway" not in routes[0]
+
     def add_peer(self, subnet, peer: Peer) -> None:
+        if self.direct(peer):
+            self.log(f"lease {peer.subnet} -> {peer.public_ip}: on our subnet, DirectRouting: a plain route")
+            self.sh(f"ip route replace {peer.subnet} via {peer.public_ip} dev {self.iface}")
+            return
         self.log(f"lease {peer.subnet} -> {peer.public_ip}, VtepMAC {peer.vtep_mac}: programming flannel.{self.vni}")
         cmds = add_commands(peer, self.dev)
         self.sh(cmds[0])
@@ -160,6 +177,10 @@ class VxlanFlanneld(Daemon):
         self.log(f"{peer.subnet} reachable via {peer.gateway} on {self.dev}, sent to {peer.public_ip}")
 
     def remove_peer(self, subnet, peer: Peer) -> None:
+        if self.direct(peer):
+            self.log(f"lease {peer.subnet} gone: removing its direct route")
+            self.sh(f"ip route del {peer.subnet} via {peer.public_ip} dev {self.iface}", check=False)
+            return
         self.log(f"lease {peer.subnet} gone: removing its entries")
         for cmd in del_commands(peer, self.dev):
             self.sh(cmd, check=False)
