@@ -74,8 +74,12 @@ _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", 
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")
 # A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
 _lazy("packets.compare", "Comparison", "compare_packets")
+# Chapter 8 (h17): pods wired by the real CNI plugins, Services as kube-proxy's iptables rules.
+_lazy("cni", "Cluster", "CniError", "CniResult", "add_pod", "check_pod", "cni_cluster", "del_pod", "node_state",
+      "start_cluster", "start_flannel", "wire_pod")
 # Modules used as netlab.<module>.<name>.
 _SUBMODULES = {"docker", "flannel", "walk"}
+_SUBMODULES |= {"cni", "kube"}  # chapter 8 (h17)
 
 
 def __getattr__(name: str):

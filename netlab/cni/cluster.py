@@ -1,0 +1,132 @@
+"""Chapter 8's two-node cluster: chapter 6's VXLAN flanneld on each node, pods wired by the CNI plugins.
+
+::
+
+    with netlab.World(netlab.cni_cluster()) as w:
+        cluster = netlab.start_cluster(w)        # flanneld (VXLAN) on node1 and node2, then every pod
+        cluster.pods["web-1"].address            # "10.244.1.2", given by host-local
+        w.run("web-1", "ping -c 1 10.244.2.2")   # to web-2 on node2, through flannel.1
+
+The hosts: ``lan`` (the switch br0 and 10.168.0.1, where the lease store runs; it also plays a client
+outside the cluster), ``node1`` 10.168.0.2 and ``node2`` 10.168.0.3. flannel's network is kube-flannel's
+default ``10.244.0.0/16`` (flannel-io/flannel ``Documentation/kube-flannel.yml``, ``net-conf.json``),
+VXLAN backend, and the nodes lease ``10.244.1.0/24`` and ``10.244.2.0/24``. A pod is a network
+namespace the topology declares with no interface at all: the plugins make its ``eth0``.
+
+What netlab fixes so that every run prints the same: the container IDs (:func:`.runtime.container_id`),
+the pods' MACs (``0a:58`` + the pod's address, as the bridge plugin's ``mac`` capability allows), the
+VTEP MACs, and cni0's MAC once the first pod joined (the kernel gives a bridge the lowest MAC of its
+ports, and the host ends of the veths get random ones). The host ends' names stay the plugin's own
+random ``vethXXXXXXXX``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..engine.topology import End, Topology
+from ..flannel import lab as flannel_lab
+from .runtime import CniResult, add_pod, flannel_conflist, install, set_default_conflist
+
+CLUSTER_NETWORK = "10.244.0.0/16"
+NETWORK_CONFIG = {"Network": CLUSTER_NETWORK, "SubnetLen": 24, "Backend": {"Type": "vxlan", "VNI": 1}}
+NODES = {"node1": ("10.168.0.2", "10.244.1.0/24", "5e:f8:4f:00:f4:01"),
+         "node2": ("10.168.0.3", "10.244.2.0/24", "5e:f8:4f:00:f4:02")}
+#: The chapter's pods: two endpoints of a Service on two nodes, and a client pod beside web-1.
+DEFAULT_PODS = {"node1": ("web-1", "client"), "node2": ("web-2",)}
+
+
+def cni_cluster(pods: dict | None = None, name: str | None = None) -> Topology:
+    """The hosts and the pods' empty namespaces. PODS: {node: (pod, ...)}, default :data:`DEFAULT_PODS`."""
+    pods = DEFAULT_PODS if pods is None else pods
+    if not isinstance(pods, dict) or set(pods) - set(NODES):
+        raise ValueError(f"pods must map node1 and/or node2 to pod names, such as {DEFAULT_PODS}, not {pods!r}")
+    t = Topology(name or ("cni_cluster" if pods == DEFAULT_PODS else f"cni_cluster_{sum(map(len, pods.values()))}"))
+    t.add_node("lan")
+    t.add_bridge("lan", "br0", address="10.168.0.1/24", mac="02:00:0a:a8:00:01")
+    for i, (node, (ip, _, _)) in enumerate(NODES.items(), start=1):
+        t.add_node(node, sysctls={"net.ipv4.ip_forward": 1})
+        t.add_link(End(node, "eth0", f"{ip}/24", mac=f"02:00:0a:a8:00:{i + 1:02x}"),
+                   End("lan", f"port{i}", master="br0", mac=f"02:00:0a:a8:01:{i:02x}"))
+        t.add_route(node, "default", via="10.168.0.1")
+    for node in NODES:
+        for pod in pods.get(node, ()):
+            t.add_node(pod)
+    return t
+
+
+def pod_layout(world) -> dict[str, tuple[str, ...]]:
+    """{node: pods} read back from the world's topology: the pods are the nodes that are not hosts."""
+    pods = [n for n in world.nodes if n not in ("lan", *NODES)]
+    known = {p: n for n, ps in DEFAULT_PODS.items() for p in ps}
+    out: dict[str, list] = {n: [] for n in NODES}
+    for p in pods:
+        out[known.get(p, "node1")].append(p)
+    return {n: tuple(ps) for n, ps in out.items()}
+
+
+def pod_mac(address: str) -> str:
+    """``0a:58`` followed by the pod's IPv4 address, the convention of kubenet and of OVN-Kubernetes."""
+    return "0a:58:" + ":".join(f"{int(o):02x}" for o in address.split("."))
+
+
+@dataclass
+class Cluster:
+    """What :func:`start_cluster` started: the store, each node's lease and list, and every pod's result."""
+
+    store: object
+    subnets: dict = field(default_factory=dict)      # node -> subnet
+    conflists: dict = field(default_factory=dict)    # node -> the flannel list
+    pods: dict = field(default_factory=dict)         # pod -> CniResult
+
+    def text(self) -> str:
+        lines = [f"{n}: {NODES[n][0]}, lease {s}" for n, s in self.subnets.items()]
+        lines += [f"  pod {p} on {r.node}: {r.address}" for p, r in self.pods.items()]
+        return "\n".join(lines)
+
+    __repr__ = __str__ = text
+
+
+def start_flannel(world, store=None) -> Cluster:
+    """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes."""
+    store = store or flannel_lab.start_store(world)
+    flannel_lab.put_config(world, store, config=NETWORK_CONFIG)
+    cluster = Cluster(store)
+    for node, (ip, subnet, vtep) in NODES.items():
+        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep)
+        cluster.subnets[node] = subnet
+    for node, (_, subnet, _) in NODES.items():
+        others = [s for n, (_, s, _) in NODES.items() if n != node]
+        flannel_lab.wait_for_entries(world, node, others)
+        install(world, node)
+        cluster.conflists[node] = flannel_conflist(world, node, NODES[node][0])
+        set_default_conflist(world, node, cluster.conflists[node])
+    return cluster
+
+
+def next_address(world, node: str, cluster: Cluster, used: int) -> str:
+    """The address host-local will hand out next on NODE when USED addresses are taken (lowest free)."""
+    net = ipaddress.IPv4Network(cluster.subnets[node])
+    return str(net.network_address + 2 + used)
+
+
+def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
+    """ADD one pod with a fixed MAC; the first pod on a node also fixes cni0's MAC (see the module's notes)."""
+    used = sum(1 for r in cluster.pods.values() if r.node == node)
+    mac = kw.pop("mac", None) or pod_mac(next_address(world, node, cluster, used))
+    res = add_pod(world, node, pod, mac=mac, **kw)
+    cluster.pods[pod] = res
+    if used == 0:
+        world.run(node, ["ip", "link", "set", "dev", "cni0", "address", pod_mac(res.gateway)])
+    return res
+
+
+def start_cluster(world, store=None, pods: bool = True) -> Cluster:
+    """flanneld on both nodes, then (PODS) every pod of the topology added with the real plugins."""
+    cluster = start_flannel(world, store)
+    if pods:
+        for node, names in pod_layout(world).items():
+            for pod in names:
+                wire_pod(world, cluster, node, pod)
+    return cluster
