@@ -15,9 +15,9 @@ namespace the topology declares with no interface at all: the plugins make its `
 
 What netlab fixes so that every run prints the same: the container IDs (:func:`.runtime.container_id`),
 the pods' MACs (``0a:58`` + the pod's address, as the bridge plugin's ``mac`` capability allows), the
-VTEP MACs, and cni0's MAC once the first pod joined (the kernel gives a bridge the lowest MAC of its
-ports, and the host ends of the veths get random ones). The host ends' names stay the plugin's own
-random ``vethXXXXXXXX``.
+VTEP MACs, the host ends' MACs (``0a:59`` + the pod's address, set after ADD: the kernel gives a veth a
+random one) and cni0's MAC once the first pod joined (a bridge takes the lowest MAC of its ports). The
+host ends' names stay the plugin's own random ``vethXXXXXXXX``.
 """
 
 from __future__ import annotations
@@ -113,10 +113,12 @@ def next_address(world, node: str, cluster: Cluster, used: int) -> str:
 
 def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
     """ADD one pod with a fixed MAC; the first pod on a node also fixes cni0's MAC (see the module's notes)."""
-    used = sum(1 for r in cluster.pods.values() if r.node == node)
+    used = sum(1 for r in cluster.pods.values() if r.node == node and r.pod != pod)
     mac = kw.pop("mac", None) or pod_mac(next_address(world, node, cluster, used))
     res = add_pod(world, node, pod, mac=mac, **kw)
     cluster.pods[pod] = res
+    if res.host_veth:  # the host end: "0a:59" and the pod's address (see the module's notes)
+        world.run(node, ["ip", "link", "set", "dev", res.host_veth, "address", "0a:59" + mac[5:]])
     if used == 0:
         world.run(node, ["ip", "link", "set", "dev", "cni0", "address", pod_mac(res.gateway)])
     return res

@@ -312,6 +312,9 @@ def check_pod(world, node: str, pod: str) -> list:
     if not cached:
         raise CniInputError(f"pod {pod!r} was not added on {node} in this world; add_pod() it first")
     res, conflist, ifname, caps = cached[0]
+    if tuple(int(x) for x in conflist["cniVersion"].split(".")) < (0, 4, 0):
+        msg = f"configuration version {conflist['cniVersion']!r} does not support the CHECK command"
+        raise CniError("libcni", "CHECK", 0, msg, raw=json.dumps({"runtime": "libcni CheckNetworkList", "msg": msg}))
     steps = []
     for plugin in conflist["plugins"]:
         conf = _plugin_config(conflist, plugin, res.result, caps)

@@ -26,7 +26,7 @@ class ChainView:
         for chain, rules in self.chains:
             out.append(f"  {chain}")
             for packets, text in rules:
-                out.append(f"    {packets:>6}  {text}")
+                out.append(f"    {packets:>4} pkts  {text}")
         return "\n".join(out)
 
     __str__ = __repr__ = text
@@ -36,7 +36,7 @@ class ChainView:
         for chain, rules in self.chains:
             rows.append(f"<tr><td colspan=2 style='background:#eef;font-weight:bold;text-align:left'>{html.escape(chain)}</td></tr>")
             for packets, text in rules:
-                rows.append(f"<tr><td style='text-align:right;padding-right:8px'>{packets}</td>"
+                rows.append(f"<tr><td style='text-align:right;padding-right:8px'>{packets} pkts</td>"
                             f"<td style='text-align:left;font-family:monospace;font-size:85%'>{html.escape(text)}</td></tr>")
         return (f"<p><b>{html.escape(self.service.port_name_string)}</b> on {html.escape(self.node)}"
                 f" (nat table; packets counted per rule)</p><table>{''.join(rows)}</table>")

@@ -39,6 +39,14 @@ class Links:
         except ValueError:
             links = []
         self.kernel[node] = {l["ifname"]: l for l in links if "ifname" in l}
+        if not self.topo.nodes[node].interfaces and len(self.kernel[node]) > 1:
+            # a pod declared bare, whose eth0 a CNI plugin made at run time (chapter 8): its addresses too
+            a = self.w.run(node, "ip -j addr show", check=False)
+            try:
+                self.addrs[node] = [i["local"] for l in json.loads(a.stdout or "[]") if l.get("ifname") != "lo"
+                                    for i in l.get("addr_info", []) if i.get("family") == "inet"]
+            except ValueError:
+                pass
         up = []
         for name, l in self.kernel[node].items():
             if name == "lo":
