@@ -15,14 +15,16 @@ namespace the topology declares with no interface at all: the plugins make its `
 
 What netlab fixes so that every run prints the same: the container IDs (:func:`.runtime.container_id`),
 the pods' MACs (``0a:58`` + the pod's address, as the bridge plugin's ``mac`` capability allows), the
-VTEP MACs, the host ends' MACs (``0a:59`` + the pod's address, set after ADD: the kernel gives a veth a
-random one) and cni0's MAC once the first pod joined (a bridge takes the lowest MAC of its ports). The
-host ends' names stay the plugin's own random ``vethXXXXXXXX``.
+VTEP MACs, cni0's MAC once the first pod joined (a bridge takes the lowest MAC of its ports), and the
+host end of each pod's veth: the bridge plugin names it ``vethXXXXXXXX`` with four random bytes and the
+kernel gives it a random MAC, so :func:`wire_pod` renames it ``veth-<pod>`` with MAC ``0a:59`` + the
+pod's address right after ADD. The plugin's result still shows its own name; nothing after ADD needs it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field
 
 from ..engine.topology import End, Topology
@@ -111,14 +113,29 @@ def next_address(world, node: str, cluster: Cluster, used: int) -> str:
     return str(net.network_address + 2 + used)
 
 
+def host_end_name(pod: str) -> str:
+    """netlab's stable name for POD's host end: ``veth-<pod>`` (at most 15 bytes, the kernel's limit)."""
+    return f"veth-{pod}"[:15]
+
+
+def pin_host_end(world, node: str, pod: str, mac: str) -> None:
+    """Rename the host end of POD's veth from the plugin's random ``vethXXXXXXXX`` to ``veth-<pod>`` and fix
+    its MAC. Found by the index the pod's ``eth0`` names as its peer, so no random name is typed."""
+    peer = json.loads(world.run(pod, ["ip", "-j", "link", "show", "dev", "eth0"]).stdout)[0]["link_index"]
+    name = host_end_name(pod)
+    world.run(node, ["sh", "-c", f"n=$(grep -lx {int(peer)} /sys/class/net/*/ifindex | cut -d/ -f5) &&"
+                                 f" ip link set dev \"$n\" down && ip link set dev \"$n\" name {name} address {mac}"
+                                 f" && ip link set dev {name} up"])
+
+
 def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
     """ADD one pod with a fixed MAC; the first pod on a node also fixes cni0's MAC (see the module's notes)."""
     used = sum(1 for r in cluster.pods.values() if r.node == node and r.pod != pod)
     mac = kw.pop("mac", None) or pod_mac(next_address(world, node, cluster, used))
     res = add_pod(world, node, pod, mac=mac, **kw)
     cluster.pods[pod] = res
-    if res.host_veth:  # the host end: "0a:59" and the pod's address (see the module's notes)
-        world.run(node, ["ip", "link", "set", "dev", res.host_veth, "address", "0a:59" + mac[5:]])
+    pin_host_end(world, node, pod, "0a:59" + mac[5:])
+    res.host_name = host_end_name(pod)
     if used == 0:
         world.run(node, ["ip", "link", "set", "dev", "cni0", "address", pod_mac(res.gateway)])
     return res
@@ -132,3 +149,17 @@ def start_cluster(world, store=None, pods: bool = True) -> Cluster:
             for pod in names:
                 wire_pod(world, cluster, node, pod)
     return cluster
+
+
+def stop_flannel(world) -> str:
+    """Stop both flanneld (``kill`` of the pid each wrote, then wait): flannel.1 and its entries stay.
+
+    Returns each daemon's last log line. The chapter stops them so that no lease renewal (a new HTTP
+    connection every few seconds) moves the iptables counters a packet walk reads.
+    """
+    lines = []
+    for node in NODES:
+        pid = f"/run/flannel/{node}.pid"
+        world.run(node, ["sh", "-c", f"p=$(cat {pid}) && kill $p && while kill -0 $p 2>/dev/null; do sleep 0.05; done"])
+        lines.append(f"{node}: " + world.run(node, ["tail", "-n", "1", flannel_lab.log_path(node)]).stdout.strip())
+    return "\n".join(lines)

@@ -98,6 +98,7 @@ class CniResult:
     network: str
     result: dict
     steps: list = field(default_factory=list)  # (plugin type, command text) in the order they ran
+    host_name: str = ""  # the host end's name now, when netlab renamed it (netlab.cni.cluster.wire_pod)
 
     @property
     def ips(self) -> list[str]:
@@ -114,7 +115,9 @@ class CniResult:
 
     @property
     def host_veth(self) -> str:
-        """The host end of the pod's veth: the interface in the result without a ``sandbox``."""
+        """The host end of the pod's veth: its name now, else the result's interface without a ``sandbox``."""
+        if self.host_name:
+            return self.host_name
         ifs = self.result.get("interfaces", [])
         for i in ifs:
             if not i.get("sandbox") and i.get("name", "").startswith("veth"):

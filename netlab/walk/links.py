@@ -54,7 +54,25 @@ class Links:
             self.ifaces[node][name] = self._merged(node, name, l)
             if "UP" in l.get("flags", []):
                 up.append(name)
+        self._pair_run_time_veths(node)
         return up
+
+    def _pair_run_time_veths(self, node) -> None:
+        """Give a veth made at run time (a CNI plugin's pod veth, chapter 8) its peer: the veth in another
+        node read so far whose ifindex and peer index (``link_index``) mirror its own."""
+        for name, l in self.kernel[node].items():
+            i = self.ifaces[node].get(name)
+            if i is None or i.kind != "veth" or i.peer or "link_netnsid" not in l:
+                continue
+            for other, links in self.kernel.items():
+                if other == node:
+                    continue
+                for oname, ol in links.items():
+                    o = self.ifaces[other].get(oname)
+                    if (o is not None and o.kind == "veth" and not o.peer and "link_netnsid" in ol
+                            and ol.get("ifindex") == l.get("link_index") and ol.get("link_index") == l.get("ifindex")):
+                        self.ifaces[node][name] = dataclasses.replace(i, peer=(other, oname))
+                        self.ifaces[other][oname] = dataclasses.replace(o, peer=(node, name))
 
     def _merged(self, node, name, l) -> Interface:
         declared = self.ifaces[node].get(name)
