@@ -152,14 +152,18 @@ def start_cluster(world, store=None, pods: bool = True) -> Cluster:
 
 
 def stop_flannel(world) -> str:
-    """Stop both flanneld (``kill`` of the pid each wrote, then wait): flannel.1 and its entries stay.
+    """Stop both flanneld (``kill``, found in the world's PID namespace by its log file, then wait):
+    flannel.1 and its entries stay.
 
     Returns each daemon's last log line. The chapter stops them so that no lease renewal (a new HTTP
     connection every few seconds) moves the iptables counters a packet walk reads.
     """
     lines = []
     for node in NODES:
-        pid = f"/run/flannel/{node}.pid"
-        world.run(node, ["sh", "-c", f"p=$(cat {pid}) && kill $p && while kill -0 $p 2>/dev/null; do sleep 0.05; done"])
+        # Inside the world's own PID namespace; the daemon is the one whose log is this node's log file.
+        match = f"netlab[.]flannel [v]xlan .*--log {flannel_lab.log_path(node)}"  # [v]: not this sh itself
+        log = flannel_lab.log_path(node)  # the daemon's last word is its "stopping:" line (then a zombie until reaped)
+        world.run(node, ["sh", "-c", f"p=$(pgrep -f '{match}') && kill $p && until grep -q 'flanneld: stopping' {log};"
+                                     f" do sleep 0.05; done"], timeout=10)
         lines.append(f"{node}: " + world.run(node, ["tail", "-n", "1", flannel_lab.log_path(node)]).stdout.strip())
     return "\n".join(lines)
