@@ -90,17 +90,30 @@ class Cluster:
     __repr__ = __str__ = text
 
 
+def _wait_in(world, node: str, condition: str, what: str, timeout: float = 15) -> None:
+    """Wait inside NODE until the shell CONDITION holds: one command, so a recording holds one entry
+    however long it took (polling from here would record a varying number of commands)."""
+    loops = int(timeout / 0.05)
+    done = world.run(node, ["sh", "-c", f"i=0; until {condition}; do i=$((i+1)); [ $i -ge {loops} ] && exit 1;"
+                                        f" sleep 0.05; done"], check=False, timeout=timeout + 5)
+    if not done.ok:
+        log = world.run(node, ["sh", "-c", f"cat {flannel_lab.log_path(node)} 2>/dev/null || true"]).stdout
+        raise RuntimeError(f"{node}: waited {timeout:g} s for {what}; flanneld's log:\n{log or '(empty)'}")
+
+
 def start_flannel(world, store=None) -> Cluster:
     """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes."""
     store = store or flannel_lab.start_store(world)
     flannel_lab.put_config(world, store, config=NETWORK_CONFIG)
     cluster = Cluster(store)
     for node, (ip, subnet, vtep) in NODES.items():
-        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep)
+        world.run(node, ["mkdir", "-p", "/run/flannel"])
+        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep, wait=False)
+        _wait_in(world, node, f"grep -q 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
         cluster.subnets[node] = subnet
     for node, (_, subnet, _) in NODES.items():
-        others = [s for n, (_, s, _) in NODES.items() if n != node]
-        flannel_lab.wait_for_entries(world, node, others)
+        for other in (s for n, (_, s, _) in NODES.items() if n != node):
+            _wait_in(world, node, f"ip route show dev flannel.1 | grep -q '^{other} '", f"the route to {other}")
         install(world, node)
         cluster.conflists[node] = flannel_conflist(world, node, NODES[node][0])
         set_default_conflist(world, node, cluster.conflists[node])

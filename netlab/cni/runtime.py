@@ -139,7 +139,7 @@ class CniResult:
     def html(self) -> str:
         from html import escape
         return (f"<p>pod <b>{escape(self.pod)}</b> on <b>{escape(self.node)}</b>: "
-                f"{escape(', '.join(self.ips))} via {escape(self.gateway)}</p><pre>{escape(self.json())}</pre>")
+                f"{escape(', '.join(self.ips))} via {escape(self.gateway)}</p><pre>{escape(self.json(), quote=False)}</pre>")
 
     def _repr_html_(self) -> str:
         return self.html()

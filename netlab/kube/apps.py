@@ -7,7 +7,6 @@ answered N fresh connections.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -19,11 +18,9 @@ def start_web(world, pod: str, port: int = 8080) -> str:
     name = f"web-{pod}-{port}"
     if name not in getattr(world, "_bg", {}):
         world.start(pod, ["python3", "-m", "netlab.kube.echo", "serve", "--name", pod, "--port", str(port)], name=name)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if world.run(pod, ["sh", "-c", f"ss -Hltn 'sport = :{port}' | grep -q LISTEN"], check=False).ok:
-                break
-            time.sleep(0.05)
+        # one command that waits in the pod (a recording then holds one entry, however long it took)
+        world.run(pod, ["sh", "-c", f"for i in $(seq 100); do ss -Hltn 'sport = :{port}' | grep -q LISTEN && exit 0;"
+                                    f" sleep 0.05; done; exit 1"], check=False)
     return name
 
 
