@@ -25,7 +25,7 @@ PATTERNS = [
     # Chapter 8: the bridge CNI plugin names a pod's host-side veth with 4 random bytes
     # (containernetworking/plugins pkg/ip RandomVethName) and the kernel gives it a random MAC;
     # kube-proxy's `--probability` picks endpoints at random, so per-endpoint counts vary.
-    ("cni-veth-mac", r'("name": "(?:veth[0-9a-f]{8}|cni0)",\s*"mac": ")[0-9a-f:]{17}', r"\1MAC"),
+    ("cni-veth-mac", r'(?s)(veth[0-9a-f]{8}|"cni0)(.{1,40}?mac.{1,12}?)[0-9a-f]{2}(?::[0-9a-f]{2}){5}', r"\1\2MAC"),
     ("cni-veth-name", r"\bveth[0-9a-f]{8}\b", "vethXXXXXXXX"),
     ("kube-spread", r"\b[0-9]+ of ([0-9]+) connections\b", r"N of \1 connections"),
     ("kube-chain-packets", r"\b[0-9]+ pkts\b", "N pkts"),
