@@ -64,15 +64,16 @@ class Links:
             i = self.ifaces[node].get(name)
             if i is None or i.kind != "veth" or i.peer or "link_netnsid" not in l:
                 continue
-            for other, links in self.kernel.items():
-                if other == node:
-                    continue
-                for oname, ol in links.items():
-                    o = self.ifaces[other].get(oname)
-                    if (o is not None and o.kind == "veth" and not o.peer and "link_netnsid" in ol
-                            and ol.get("ifindex") == l.get("link_index") and ol.get("link_index") == l.get("ifindex")):
-                        self.ifaces[node][name] = dataclasses.replace(i, peer=(other, oname))
-                        self.ifaces[other][oname] = dataclasses.replace(o, peer=(node, name))
+            # ifindexes are per namespace, so two pods' eth0 may mirror two nodes' veths alike: the first
+            # node read (the topology's order) wins, and each end is paired once
+            found = next(((other, oname) for other, links in self.kernel.items() if other != node
+                          for oname, ol in links.items()
+                          if (o := self.ifaces[other].get(oname)) is not None and o.kind == "veth" and not o.peer
+                          and "link_netnsid" in ol and ol.get("ifindex") == l.get("link_index")
+                          and ol.get("link_index") == l.get("ifindex")), None)
+            if found:
+                self.ifaces[node][name] = dataclasses.replace(i, peer=found)
+                self.ifaces[found[0]][found[1]] = dataclasses.replace(self.ifaces[found[0]][found[1]], peer=(node, name))
 
     def _merged(self, node, name, l) -> Interface:
         declared = self.ifaces[node].get(name)
