@@ -109,7 +109,7 @@ def start_flannel(world, store=None) -> Cluster:
     for node, (ip, subnet, vtep) in NODES.items():
         world.run(node, ["mkdir", "-p", "/run/flannel"])
         flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep, wait=False)
-        _wait_in(world, node, f"grep -q 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
+        _wait_in(world, node, f"grep -qs 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
         cluster.subnets[node] = subnet
     for node, (_, subnet, _) in NODES.items():
         for other in (s for n, (_, s, _) in NODES.items() if n != node):

@@ -26,7 +26,7 @@ class ChainView:
         for chain, rules in self.chains:
             out.append(f"  {chain}")
             for packets, text in rules:
-                out.append(f"    {packets:>4} pkts  {text}")
+                out.append(f"    {packets} pkts  {text}")
         return "\n".join(out)
 
     __str__ = __repr__ = text
