@@ -120,15 +120,16 @@ def check_service_rules(world, node: str, *, service: Service, config: ProxyConf
         if elsewhere:
             table, wrong = elsewhere[0]
             where = f"chain {wrong}" + (f" of the {table} table" if table != r.table else "")
-            return Check(False, f"{node}: {_describe(r, service)} is in {where}; it belongs in chain {chain} of the"
-                                f" {r.table} table: {_why(chain, service)}{_see(see)}", chain, wrong)
+            return Check(False, f"{node}: {_describe(r, service)} is in {where}; expected it in chain {chain} of the"
+                                f" {r.table} table, where it belongs: {_why(chain, service)}{_see(see)}", chain, wrong)
     for r in missing:
         chain, sig = _signature(r.text)
         what = _describe(r, service)
         if not any(a.table == r.table and a.chain == chain for a in actual) and chain.startswith("KUBE-S"):
             return Check(False, f"{node}'s {r.table} table has no rule in chain {chain}; expected {what} there."
                                 f" {_why(chain, service)}{_see(see)}", chain, None)
-        return Check(False, f"{node}: chain {chain} ({r.table}) lacks {what}{_see(see)}", r.text, None)
+        return Check(False, f"{node}: chain {chain} ({r.table}) lacks {what}, which kube-proxy writes there;"
+                            f" expected it for {service.port_name_string}{_see(see)}", r.text, None)
     # Order and extras in the Service's own chains.
     own = {service.svc_chain, service.svl_chain, service.ext_chain, *(service.sep_chain(e) for e in service.endpoints)}
     for chain in sorted(own):
@@ -137,7 +138,8 @@ def check_service_rules(world, node: str, *, service: Service, config: ProxyConf
         extra = [a for a in actual if a.table == "nat" and a.chain == chain and _signature(a.text)[1] not in want]
         if extra:
             return Check(False, f"{node}: chain {chain} also has {_describe(extra[0], service)}, which kube-proxy"
-                                f" does not write there for {service.port_name_string}{_see(see)}", None, extra[0].text)
+                                f" does not write there for {service.port_name_string}; expected only its"
+                                f" {len([r for r in expected if r.chain == chain])} rules{_see(see)}", None, extra[0].text)
         if got != want and want:
             return Check(False, f"{node}: chain {chain} has the right rules in the wrong order; the kernel tries them"
                                 f" top to bottom, and kube-proxy's order is {', '.join(_describe(r, service) for r in expected if r.table == 'nat' and r.chain == chain)}{_see(see)}",
@@ -157,8 +159,10 @@ def check_endpoint_rules(world, node: str, *, service: Service, endpoint: Endpoi
         found = [r for r in tables.rules if r.target == "DNAT" and f"--to-destination {endpoint}" in r.text]
         if found:
             return Check(False, f"{node}: the DNAT to {endpoint} is in chain {found[0].chain}, but {node}'s nat"
-                                f" table has no chain {sep}: {_why(sep, service)}{_see(see)}", sep, found[0].chain)
-        return Check(False, f"{node}'s nat table has no chain {sep}: {_why(sep, service)}{_see(see)}", sep, None)
+                                f" table has no chain {sep}; expected the DNAT there: {_why(sep, service)}{_see(see)}",
+                         sep, found[0].chain)
+        return Check(False, f"{node}'s nat table has no chain {sep}; expected it: {_why(sep, service)}{_see(see)}",
+                     sep, None)
     return check_service_rules(world, node, service=service, see=see)
 
 
@@ -174,12 +178,14 @@ def check_service_spread(world, node: str, *, service: Service, min_each: int = 
             seen[key] = seen.get(key, 0) + 1
     if not seen:
         return Check(False, f"{node}'s conntrack table has no connection to {service.cluster_ip}:{service.port}:"
-                            f" no packet to the Service passed through {node} yet, or none was DNATed{_see(see)}")
+                            f" no packet to the Service passed through {node} yet, or none was DNATed; expected"
+                            f" connections to every endpoint{_see(see)}")
     total = sum(seen.values())
     missing = [str(e) for e in service.endpoints if seen.get(str(e), 0) < min_each]
     if missing:
         shown = ", ".join(f"{k}: {v} of {total} connections" for k, v in sorted(seen.items()))
-        return Check(False, f"{node}'s conntrack shows {shown}; no connection went to {', '.join(missing)}"
-                            f"{_see(see)}", [str(e) for e in service.endpoints], sorted(seen))
+        return Check(False, f"{node}'s conntrack shows {shown}; no connection went to {', '.join(missing)},"
+                            f" expected some to every endpoint{_see(see)}", [str(e) for e in service.endpoints],
+                     sorted(seen))
     return Check(True, f"{node}'s conntrack shows connections to {service.cluster_ip}:{service.port} DNATed to every"
                        f" endpoint ({', '.join(sorted(seen))})")

@@ -53,7 +53,9 @@ FLANNEL_CONFLIST = {
 }
 #: What containerd's CRI plugin gives every pod first: its loopback (``cni-loopback``, type loopback).
 LOOPBACK_CONF = {"cniVersion": PLUGIN_VERSION, "name": "cni-loopback", "type": "loopback"}
-FLANNEL_SCRIPT = "#!/bin/sh\n# netlab's flannel CNI plugin (netlab/cni/flannel_plugin.py)\nexec python3 -m netlab.cni.flannel_plugin\n"
+#: The plugin is one stdlib-only file, run by path with ``python3 -I`` (no netlab package import: ADD stays fast).
+FLANNEL_SCRIPT = ("#!/bin/sh\n# netlab's flannel CNI plugin\nexec python3 -I "
+                  + os.path.join(os.path.dirname(os.path.abspath(__file__)), "flannel_plugin.py") + "\n")
 
 
 class CniError(RuntimeError):

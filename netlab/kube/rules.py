@@ -147,9 +147,12 @@ class ProxyConfig:
     localhost_nodeports: bool = True
     random_fully: bool = True
     conntrack_tcp_liberal: bool = False
+    mark_text: str | None = None  # upstream's unit tests give the Proxier "0x4000" directly
 
     @property
     def mark(self) -> str:
+        if self.mark_text:
+            return self.mark_text
         return "0x" + f"{1 << self.masquerade_bit:08x}"  # Go's fmt.Sprintf("%#08x", 1<<14) = "0x00004000"
 
 
