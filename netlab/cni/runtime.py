@@ -78,6 +78,10 @@ class CniError(RuntimeError):
     def _repr_html_(self) -> str:
         return self.html()
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook: the plugin's words, not a traceback (IPython calls this)."""
+        return [f"CniError: {self.text()}"]
+
 
 class CniInputError(CniError, ValueError):
     """Bad input to the runtime itself (a pod or node name, a port mapping), refused before any plugin runs."""

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..inputs import quote
+from .rules import ServiceError
 
 
 def start_web(world, pod: str, port: int = 8080) -> str:
@@ -27,7 +28,7 @@ def start_web(world, pod: str, port: int = 8080) -> str:
 def fetch(world, where: str, url: str, count: int = 1, timeout: float = 2):
     """GET URL COUNT times from WHERE (a pod or a node); the command's result, one answer per line."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 200:
-        raise ValueError(f"count must be a whole number of connections from 1 to 200, not {quote(count)}")
+        raise ServiceError(f"count must be a whole number of connections from 1 to 200, not {quote(count)}")
     return world.run(where, ["python3", "-m", "netlab.kube.echo", "get", url, "--count", str(count),
                              "--timeout", f"{timeout:g}"], check=False, timeout=count * timeout + 10)
 

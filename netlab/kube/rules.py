@@ -40,6 +40,10 @@ POLICIES = ("Cluster", "Local")
 class ServiceError(ValueError):
     """A Service or an endpoint that kube-proxy would not accept; one sentence."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook: the sentence, not a traceback (IPython calls this)."""
+        return [f"ServiceError: {self}"]
+
 
 @dataclass(frozen=True)
 class Endpoint:
