@@ -322,7 +322,7 @@ def check_pod(world, node: str, pod: str) -> list:
         raise CniInputError(f"pod {pod!r} was not added on {node} in this world; add_pod() it first")
     res, conflist, ifname, caps = cached[0]
     if tuple(int(x) for x in conflist["cniVersion"].split(".")) < (0, 4, 0):
-        msg = f"configuration version {conflist['cniVersion']!r} does not support the CHECK command"
+        msg = f'configuration version "{conflist["cniVersion"]}" does not support the CHECK command'
         raise CniError("libcni", "CHECK", 0, msg, raw=json.dumps({"runtime": "libcni CheckNetworkList", "msg": msg}))
     steps = []
     for plugin in conflist["plugins"]:
