@@ -87,8 +87,14 @@ _lazy("calico.widgets", "ipam_calculator", "mode_explorer")
 _lazy("calico.packets", "bgp_notifications=notifications", "bgp_updates=updates", "proxy_arp_reply")
 _lazy("checks.calico", "check_bgp_session", "check_bird_config", "check_bird_route", "check_blackhole", "check_proxy_arp",
       "check_pod_plumbing")
+# Chapter 8: pods wired by the real CNI plugins, Services as kube-proxy's iptables rules.
+_lazy("cni", "Cluster", "CniError", "CniResult", "add_pod", "check_pod", "cni_cluster", "del_pod", "node_state",
+      "start_cluster", "start_flannel", "wire_pod")
+_lazy("kube", "Endpoint", "Service", "ServiceError", "port_proto_hash")
+_lazy("kube.views", "service_explorer")
+_lazy("checks.kube", "check_endpoint_rules", "check_service_rules", "check_service_spread")
 # Modules used as netlab.<module>.<name>.
-_SUBMODULES = {"docker", "flannel", "walk", "calico"}
+_SUBMODULES = {"docker", "flannel", "walk", "calico", "cni", "kube"}
 
 
 def __getattr__(name: str):
