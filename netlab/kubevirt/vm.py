@@ -1,0 +1,148 @@
+"""The virt-launcher pod, both ways: bind the pod's network for a VM, serve it DHCP, boot it.
+
+What KubeVirt does when a VMI starts (virt-handler's ``pkg/network/setup/netpod/netpod.go`` for the
+devices, ``pkg/network/dhcp`` for the DHCP server virt-launcher runs, ``masquerade.go`` for NAT),
+in that order, in the pod's node of a world built from :func:`netlab.kubevirt.pods.pod_network`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..inputs import quote
+from . import binding, dhcp, guest as guest_mod
+from .names import (MASQUERADE_CIDR, MASQUERADE_GATEWAY, MASQUERADE_GUEST, KubevirtError, bridge_name,
+                    fake_bridge_ip, nic_name)
+from .pods import CLUSTER_CIDR, POD_MTU
+
+BINDINGS = ("bridge", "masquerade")
+DNS = "10.96.0.10"  # the cluster DNS service's address (kube-dns), what the pod's resolv.conf names
+HOSTNAME = "testvm"
+#: The guest's MAC in the masquerade binding (KubeVirt lets libvirt pick one; fixed here).
+MASQUERADE_VM_MAC = "02:00:0a:00:02:02"
+
+
+@dataclass
+class VirtLauncher:
+    """A VM on the pod network: the binding's commands, the DHCP server's settings, the guest."""
+
+    world: object
+    node: str
+    binding: str
+    pod_ip: str
+    pod_mac: str
+    vm_mac: str
+    commands: list = field(default_factory=list)
+    nat: list = field(default_factory=list)
+    nat_backend: str = ""
+    dhcp_args: dict = field(default_factory=dict)
+    guest: object = None
+
+    @property
+    def vm_ip(self) -> str:
+        return self.pod_ip.split("/")[0] if self.binding == "bridge" else MASQUERADE_GUEST
+
+    def text(self) -> str:
+        lines = [f"virt-launcher pod {self.node} ({self.binding} binding): pod {self.pod_ip} {self.pod_mac},"
+                 f" VM {self.vm_ip} {self.vm_mac}"]
+        lines += ["  $ " + c for c in self.commands]
+        if self.nat:
+            lines += [f"  {self.nat_backend}:"] + ["    " + r for r in self.nat]
+        return "\n".join(lines)
+
+    __str__ = text
+
+
+def dhcp_settings(binding_name: str, pod_ip: str, vm_mac: str, mtu: int = POD_MTU, iface: str = "eth0") -> dict:
+    """The DHCP server's settings for a binding, as KubeVirt derives them.
+
+    Bridge: the pod's address and routes, the fake bridge address as server identifier
+    (``BridgeConfigGenerator``). Masquerade: 10.0.2.2/24 with the gateway 10.0.2.1 as router and
+    server (``MasqueradeConfigGenerator``), no routes.
+    """
+    gw = pod_ip.rsplit(".", 1)[0] + ".1"
+    if binding_name == "bridge":
+        return {"client_mac": vm_mac, "client_ip": pod_ip, "server_ip": fake_bridge_ip(0).split("/")[0],
+                "router": gw, "dns": [DNS], "routes": [(CLUSTER_CIDR, gw), ("0.0.0.0/0", gw)], "mtu": mtu,
+                "hostname": HOSTNAME}
+    return {"client_mac": vm_mac, "client_ip": f"{MASQUERADE_GUEST}/{MASQUERADE_CIDR.split('/')[1]}",
+            "server_ip": MASQUERADE_GATEWAY, "router": MASQUERADE_GATEWAY, "dns": [DNS], "routes": [], "mtu": mtu,
+            "hostname": HOSTNAME}
+
+
+def _check_binding(name) -> str:
+    if name not in BINDINGS:
+        raise KubevirtError(f"the binding is 'bridge' or 'masquerade', not {quote(name)}")
+    return name
+
+
+def bind(world, node: str = "virt-launcher", binding_name: str = "bridge", ports=(80,),
+         iface: str = "eth0") -> VirtLauncher:
+    """Apply a binding in NODE (devices, and NAT for masquerade) and start its DHCP server. No guest yet."""
+    _check_binding(binding_name)
+    pod = world.topology.node(node).interfaces.get(iface) if node in world.topology.nodes else None
+    if pod is None:
+        raise KubevirtError(f"{quote(node)} is not a pod with an {iface} in world {world.name!r};"
+                            f" its nodes are {', '.join(world.nodes)}")
+    pod_ip, pod_mac = pod.addresses[0], pod.mac
+    if binding_name == "bridge":
+        cmds = binding.bridge_binding_commands(pod_ip, pod_mac, POD_MTU, iface,
+                                               dummy=binding.dummy_kind(world, node))
+        vm_mac = pod_mac
+    else:
+        cmds = binding.masquerade_binding_commands(POD_MTU, iface)
+        vm_mac = MASQUERADE_VM_MAC
+    launcher = VirtLauncher(world, node, binding_name, pod_ip, pod_mac, vm_mac, cmds)
+    binding.run_commands(world, node, cmds)
+    if binding_name == "bridge":
+        follow_rename(world.topology, node, iface, nic_name(iface), bridge_name(iface), binding.BRIDGE_BINDING_BRIDGE_MAC)
+    if binding_name == "masquerade":
+        launcher.nat_backend = binding.apply_nat(world, node, ports, iface)
+        launcher.nat = (binding.nft_commands(ports, iface) if launcher.nat_backend == "nft"
+                        else binding.iptables_rules(ports, iface))
+    launcher.dhcp_args = dhcp_settings(binding_name, pod_ip, vm_mac, POD_MTU, iface)
+    start_dhcp(world, node, launcher.dhcp_args, iface)
+    return launcher
+
+
+def follow_rename(topology, node: str, old: str, new: str, master: str, mac: str) -> None:
+    """Make the world's topology say what the bridge binding did to the pod's veth: renamed NEW, no
+    address, MAC MAC, a port of MASTER, its peer pointing at the new name. The walk and the drawing
+    read interfaces and cables from the topology; the devices the binding added (the bridge, tap0,
+    the dummy eth0) they read from the kernel."""
+    n = topology.nodes[node]
+    if new in n.interfaces or old not in n.interfaces:
+        return
+    iface = n.interfaces.pop(old)
+    n.interfaces[new] = dataclasses.replace(iface, name=new, addresses=[], mac=mac, master=master)
+    if iface.peer:
+        p_node, p_name = iface.peer
+        topology.nodes[p_node].interfaces[p_name] = dataclasses.replace(
+            topology.nodes[p_node].interfaces[p_name], peer=(node, new))
+    topology.links = [tuple(dataclasses.replace(e, ifname=new, address=None, mac=mac, master=master)
+                            if (e.node, e.ifname) == (node, old) else e for e in pair) for pair in topology.links]
+    n.routes = [r for r in n.routes if r.dev not in (old,)]
+
+
+def start_dhcp(world, node: str, settings: dict, iface: str = "eth0", name: str = "dhcp") -> str:
+    """Start the single-client DHCP server on ``k6t-<iface>`` in NODE (validated first); wait until it listens."""
+    dhcp.Config(**settings)  # bad settings say so here, before anything starts
+    argv = dhcp.command(bridge_name(iface), settings)
+    started = world.start(node, argv, name=name)
+    world.run(node, ["sh", "-c", "for i in $(seq 100); do ss -lun | grep -q ':67 ' && exit 0; sleep 0.05; done;"
+                                 " echo 'the DHCP server is not listening on port 67'; exit 1"])
+    return started
+
+
+def boot_vm(launcher: VirtLauncher, name: str = "vm"):
+    """Boot the guest on the launcher's tap0 with the VM's MAC; it takes its address by DHCP."""
+    launcher.guest = guest_mod.boot(launcher.world, launcher.node, "tap0", launcher.vm_mac, HOSTNAME, name=name)
+    return launcher.guest
+
+
+def start_vm(world, node: str = "virt-launcher", binding_name: str = "bridge", ports=(80,)) -> VirtLauncher:
+    """:func:`bind`, then :func:`boot_vm`: the whole virt-launcher pod."""
+    launcher = bind(world, node, binding_name, ports)
+    boot_vm(launcher)
+    return launcher
