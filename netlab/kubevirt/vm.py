@@ -8,6 +8,7 @@ in that order, in the pod's node of a world built from :func:`netlab.kubevirt.po
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 
 from ..inputs import quote
@@ -38,6 +39,7 @@ class VirtLauncher:
     nat_backend: str = ""
     dhcp_args: dict = field(default_factory=dict)
     guest: object = None
+    boot_seconds: float | None = None  # from starting the guest's kernel to its init reporting the lease
 
     @property
     def vm_ip(self) -> str:
@@ -103,6 +105,7 @@ def bind(world, node: str = "virt-launcher", binding_name: str = "bridge", ports
                         else binding.iptables_rules(ports, iface))
     launcher.dhcp_args = dhcp_settings(binding_name, pod_ip, vm_mac, POD_MTU, iface)
     start_dhcp(world, node, launcher.dhcp_args, iface)
+    world.settle([node])  # the renamed port's carrier reaches its state and the bridge's
     return launcher
 
 
@@ -137,7 +140,9 @@ def start_dhcp(world, node: str, settings: dict, iface: str = "eth0", name: str 
 
 def boot_vm(launcher: VirtLauncher, name: str = "vm"):
     """Boot the guest on the launcher's tap0 with the VM's MAC; it takes its address by DHCP."""
+    t0 = time.perf_counter()
     launcher.guest = guest_mod.boot(launcher.world, launcher.node, "tap0", launcher.vm_mac, HOSTNAME, name=name)
+    launcher.boot_seconds = time.perf_counter() - t0
     return launcher.guest
 
 
