@@ -76,13 +76,15 @@ _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_route
 # the binding explorer and lab09's checks.
 _lazy("kubevirt.pods", "kubevirt_pods=pod_network")
 _lazy("kubevirt.names", "KubevirtError")
-_lazy("kubevirt.vm", "VirtLauncher", "bind_vm=bind", "boot_vm", "start_vm", "dhcp_settings")
+_lazy("kubevirt.vm", "VirtLauncher", "bind_vm=bind", "boot_vm", "start_vm", "dhcp_settings", "start_dhcp")
+_lazy("kubevirt.guest", "boot_guest=boot")
 _lazy("kubevirt.dhcp", "DhcpConfig=Config", "dhcp_reply=reply", "parse_dhcp=parse",
       "dhcp_options_table=describe_options")
 _lazy("kubevirt.binding", "bridge_binding_commands", "masquerade_binding_commands", "nft_nat_commands=nft_commands",
       "iptables_nat_rules=iptables_rules", "nft_counters", "nft_rules")
 _lazy("kubevirt.widgets", "binding_explorer", "render_binding")
-_lazy("checks.kubevirt", "check_bridge_binding", "check_guest_lease", "check_masquerade_port", "check_ping")
+_lazy("checks.kubevirt", "check_bridge_binding", "check_guest_lease", "check_masquerade_port", "check_ping",
+      "check_vm_ping")
 # A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
 _lazy("packets.compare", "Comparison", "compare_packets")
 # Modules used as netlab.<module>.<name>.

@@ -167,3 +167,21 @@ def check_ping(world, node: str, *, dst: str, see: str | None = None) -> Check:
     if res.returncode == 0:
         return Check(True, f"{node} pinged {dst} and got its reply")
     return Check(False, f"{node} got no reply from {dst}{_see(see)}")
+
+
+def check_vm_ping(world, src: str, *, dst: str, node: str = "virt-launcher", tap: str = "tap0",
+                  see: str | None = SEE_BRIDGE) -> Check:
+    """Does a ping from SRC to DST get its reply *from the VM*: the echo request out of NODE's TAP
+    and the reply back in by it? (A ping the pod itself answers never crosses the tap.)"""
+    if tap not in [l.ifname for l in kernel.links(world, node)]:
+        return Check(False, f"{node} has no {tap}, so no VM is attached to it yet{_see(see)}")
+    with world.capture(node, tap, "icmp") as seen:
+        res = world.ping(src, dst, count=1, check=False)
+    kinds = [p["ICMP"].type for p in seen.packets if p.haslayer("ICMP")]
+    if res.returncode != 0:
+        return Check(False, f"{src} got no reply from {dst}" + (f"; the echo request did go out of {tap}, so"
+                            f" the VM did not answer" if 8 in kinds else f"; nothing crossed {tap}") + _see(see))
+    if 8 not in kinds or 0 not in kinds:
+        return Check(False, f"{src} got a reply from {dst}, but not through {tap}: {node} answered it"
+                            f" itself, not the VM{_see(see)}")
+    return Check(True, f"{src} pinged {dst} and the VM answered: request out of {tap}, reply in by it")

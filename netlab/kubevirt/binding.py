@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 
-from ..engine.result import CommandError
+from .. import kernel
 from ..inputs import quote, whole_number
 from .names import (MASQUERADE_BRIDGE_MAC, MASQUERADE_CIDR, MASQUERADE_GATEWAY, MASQUERADE_GUEST, KubevirtError,
                     bridge_name, fake_bridge_ip, nic_name, tap_name)
@@ -236,9 +236,6 @@ def _rule_words(exprs) -> str:
     return " ".join(words)
 
 
-def has_tun(world, node: str, tap: str) -> bool:
-    try:
-        world.run(node, ["ip", "link", "show", tap])
-    except CommandError:
-        return False
-    return True
+def link_names(world, node: str) -> list[str]:
+    """The names of NODE's interfaces, as the kernel lists them."""
+    return [l.ifname for l in kernel.links(world, node)]

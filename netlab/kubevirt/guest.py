@@ -177,8 +177,8 @@ def boot(world, node: str, tap: str = "tap0", mac: str = "02:00:0a:01:0f:02", ho
     try:
         world.run(node, ["ip", "link", "show", tap])
     except CommandError:
-        raise KubevirtError(f"{node} has no tap device {quote(tap)} for the VM; create it first"
-                            f" (ip tuntap add {tap} mode tap)") from None
+        raise KubevirtError(f"{node} has no tap device {quote(tap)} for the VM to open: build the"
+                            f" binding (its tap device) first, then boot the guest") from None
     guest = Guest(world, node, tap, mac, world.start(node, kernel_argv(node, tap, mac, hostname), name=name))
     res = world.run(node, ["python3", "-m", "netlab.kubevirt.guest", "wait", d, str(BOOT_TIMEOUT)], check=False)
     if res.returncode != 0:

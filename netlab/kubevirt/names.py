@@ -26,7 +26,11 @@ MASQUERADE_GUEST = "10.0.2.2"
 
 
 class KubevirtError(InputError):
-    """Bad input to a chapter 9 function: the message says what was given and what is expected."""
+    """Bad input to a chapter 9 function, or a step taken before the one it needs: one sentence
+    saying what was given and what is expected (shown in a notebook without a traceback)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 def _pod_iface(name) -> str:

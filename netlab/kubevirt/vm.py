@@ -80,8 +80,11 @@ def _check_binding(name) -> str:
 
 
 def bind(world, node: str = "virt-launcher", binding_name: str = "bridge", ports=(80,),
-         iface: str = "eth0") -> VirtLauncher:
-    """Apply a binding in NODE (devices, and NAT for masquerade) and start its DHCP server. No guest yet."""
+         iface: str = "eth0", nat: bool = True) -> VirtLauncher:
+    """Apply a binding in NODE (devices, and NAT for masquerade) and start its DHCP server. No guest yet.
+
+    ``nat=False`` leaves the masquerade binding's NAT rules out (lab09 has the learner write them).
+    """
     _check_binding(binding_name)
     pod = world.topology.node(node).interfaces.get(iface) if node in world.topology.nodes else None
     if pod is None:
@@ -99,7 +102,7 @@ def bind(world, node: str = "virt-launcher", binding_name: str = "bridge", ports
     binding.run_commands(world, node, cmds)
     if binding_name == "bridge":
         follow_rename(world.topology, node, iface, nic_name(iface), bridge_name(iface), binding.BRIDGE_BINDING_BRIDGE_MAC)
-    if binding_name == "masquerade":
+    if binding_name == "masquerade" and nat:
         launcher.nat_backend = binding.apply_nat(world, node, ports, iface)
         launcher.nat = (binding.nft_commands(ports, iface) if launcher.nat_backend == "nft"
                         else binding.iptables_rules(ports, iface))
@@ -130,7 +133,16 @@ def follow_rename(topology, node: str, old: str, new: str, master: str, mac: str
 
 def start_dhcp(world, node: str, settings: dict, iface: str = "eth0", name: str = "dhcp") -> str:
     """Start the single-client DHCP server on ``k6t-<iface>`` in NODE (validated first); wait until it listens."""
-    dhcp.Config(**settings)  # bad settings say so here, before anything starts
+    if not isinstance(settings, dict):
+        raise KubevirtError(f"the DHCP server's settings are a dict (client_mac, client_ip, server_ip, router,"
+                            f" dns, routes, mtu, hostname), not {quote(settings)}")
+    try:
+        dhcp.Config(**settings)  # bad settings say so here, before anything starts
+    except TypeError as e:
+        raise KubevirtError(f"the DHCP server's settings {quote(sorted(settings))} do not fit: {e}") from None
+    if bridge_name(iface) not in binding.link_names(world, node):
+        raise KubevirtError(f"{node} has no bridge {bridge_name(iface)} for the DHCP server to listen on:"
+                            f" build the binding first")
     argv = dhcp.command(bridge_name(iface), settings)
     started = world.start(node, argv, name=name)
     world.run(node, ["sh", "-c", "for i in $(seq 100); do ss -lun | grep -q ':67 ' && exit 0; sleep 0.05; done;"
