@@ -77,7 +77,7 @@ _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_route
 _lazy("kubevirt.pods", "kubevirt_pods=pod_network")
 _lazy("kubevirt.names", "KubevirtError")
 _lazy("kubevirt.vm", "VirtLauncher", "bind_vm=bind", "boot_vm", "start_vm", "dhcp_settings", "start_dhcp")
-_lazy("kubevirt.guest", "boot_guest=boot")
+_lazy("kubevirt.guest", "boot_guest=boot", "vm_world_mode=world_mode")
 _lazy("kubevirt.dhcp", "DhcpConfig=Config", "dhcp_reply=reply", "parse_dhcp=parse",
       "dhcp_options_table=describe_options")
 _lazy("kubevirt.binding", "bridge_binding_commands", "masquerade_binding_commands", "nft_nat_commands=nft_commands",

@@ -28,6 +28,7 @@ import shutil
 import sys
 import time
 
+from ..engine.probe import probe
 from ..engine.result import CommandError
 from ..inputs import quote
 from .dhcp import _mac
@@ -122,6 +123,23 @@ def initramfs(busybox: str = BUSYBOX) -> bytes:
     return gzip.compress(body, 1, mtime=0)
 
 
+#: Why no guest boots in a world of each kind but root's (tried: ``NETLAB_MODE=uml``, and uid 65534).
+NO_GUEST = {
+    "uml": ("a guest kernel does not start inside a User-mode Linux world: the inner kernel boots, but"
+            " its first process fails (\"start_userspace : expected SIGSTOP\"), UML's ptrace not being"
+            " there to trace it"),
+    "userns": ("an unprivileged world cannot open /dev/net/tun (mode 0600, root only), so it has no tap"
+               " device for a guest"),
+    "none": "this machine cannot build live worlds",
+}
+
+
+def world_mode() -> str:
+    """The mode for a world that boots a guest: ``"live"`` where worlds run as root, else ``"replay"``
+    (the recorded live run, with the banner that says so), since no guest boots there (:data:`NO_GUEST`)."""
+    return "live" if probe().mode == "root" else "replay"
+
+
 def guest_dir(node: str) -> str:
     return f"{WORKDIR}/guest-{node}"
 
@@ -172,6 +190,10 @@ def boot(world, node: str, tap: str = "tap0", mac: str = "02:00:0a:01:0f:02", ho
     The lease itself comes from whatever DHCP server runs on the pod's side; start it first.
     """
     _mac(mac, "the VM's MAC")
+    mode = getattr(world, "mode", "root")
+    if mode in NO_GUEST:
+        raise KubevirtError(f"no guest here: {NO_GUEST[mode]}; this part needs a world run as root"
+                            f" (run it where the lab runs as root first)")
     d = guest_dir(node)
     world.run(node, ["python3", "-m", "netlab.kubevirt.guest", "initrd", d])
     try:
