@@ -242,3 +242,33 @@ def test_helpers_refuse_steps_out_of_order(root_only):
             vm.bind(w, "virt-launcher", "sriov")
         with pytest.raises(names.KubevirtError, match="not a pod"):
             vm.bind(w, "node9", "bridge")
+
+
+def test_the_wait_stops_at_a_kernel_panic(tmp_path):
+    console = tmp_path / "bg-vm.out"
+    console.write_text("...\nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000200\n")
+    assert guest._wait(str(tmp_path), 20, str(console)) == 1  # at once, not after 20 s
+    (tmp_path / "ready").touch()
+    assert guest._wait(str(tmp_path), 0.1, str(console)) == 0
+
+
+def test_why_names_the_panic_and_the_shells_last_words():
+    why = guest._why("sh: x: bad\nKernel panic - not syncing: No working init found.\n")
+    assert "sh: x: bad" in why and "No working init found" in why
+    assert "/dev/net/tun" in guest._why("open: Permission denied\n")
+
+
+class _World:
+    def __init__(self, mode):
+        self.mode = mode
+
+
+@pytest.mark.parametrize("mode, words", [("uml", "start_userspace"), ("userns", "/dev/net/tun")])
+def test_no_guest_where_none_can_boot(mode, words):
+    with pytest.raises(names.KubevirtError, match=words):
+        guest.boot(_World(mode), "virt-launcher", "tap0", POD_MAC)
+
+
+def test_world_mode_is_live_only_as_root(monkeypatch):
+    monkeypatch.setenv("NETLAB_MODE", "replay")
+    assert guest.world_mode() == "replay"
