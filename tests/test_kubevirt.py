@@ -7,6 +7,7 @@ import shutil
 import struct
 
 import pytest
+from scapy.layers.dhcp import BOOTP, DHCP  # binds UDP 67/68 to BOOTP, so captures dissect as DHCP
 
 import netlab
 from netlab.checks import kubevirt as checks
@@ -96,7 +97,6 @@ def test_options_table_decodes_121_and_the_lease():
 
 
 def test_scapy_reads_the_offer_as_kubevirts_options():
-    from scapy.layers.dhcp import BOOTP, DHCP
     p = BOOTP(dhcp.reply(discover(), config()))
     opts = dict(o for o in p[DHCP].options if isinstance(o, tuple))
     assert p.yiaddr == "10.1.15.2" and opts["message-type"] == 2 and opts["lease_time"] == 999 * 86400
@@ -192,7 +192,7 @@ def test_bridge_binding_live_with_a_guest(root_only):
         assert checks.check_bridge_binding(w, "virt-launcher"), checks.check_bridge_binding(w, "virt-launcher")
         with w.capture("virt-launcher", "tap0", "udp port 67 or udp port 68") as cap:
             g = vm.boot_vm(launcher)
-        kinds = [dhcp.parse(bytes(p["BOOTP"]))["type"] for p in cap.packets]
+        kinds = [dhcp.parse(bytes(p[BOOTP]))["type"] for p in cap.packets]
         assert kinds[-4:] == ["DISCOVER", "OFFER", "REQUEST", "ACK"], kinds
         assert launcher.boot_seconds < 20
         assert checks.check_guest_lease(g, ip=POD_IP, router="10.1.15.1")
