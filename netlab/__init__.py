@@ -87,8 +87,15 @@ _lazy("checks.kubevirt", "check_bridge_binding", "check_guest_lease", "check_mas
       "check_vm_ping")
 # A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
 _lazy("packets.compare", "Comparison", "compare_packets")
+# Chapter 8 (h17): pods wired by the real CNI plugins, Services as kube-proxy's iptables rules.
+_lazy("cni", "Cluster", "CniError", "CniResult", "add_pod", "check_pod", "cni_cluster", "del_pod", "node_state",
+      "start_cluster", "start_flannel", "wire_pod")
+_lazy("kube", "Endpoint", "Service", "ServiceError", "port_proto_hash")
+_lazy("kube.views", "service_explorer")
+_lazy("checks.kube", "check_endpoint_rules", "check_service_rules", "check_service_spread")
 # Modules used as netlab.<module>.<name>.
 _SUBMODULES = {"docker", "flannel", "walk"}
+_SUBMODULES |= {"cni", "kube"}  # chapter 8 (h17)
 
 
 def __getattr__(name: str):

@@ -1,6 +1,7 @@
 """The one narrow sanitizer for what is truly volatile in a lab's output.
 
-Only round-trip times printed by ping and traceroute, tcpdump's timestamps, the pixels of a
+Only round-trip times printed by ping and traceroute, tcpdump's timestamps, the CNI bridge plugin's random
+veth names and MACs (and cni0's MAC in the first result) and kube-proxy's random endpoint counts (chapter 8), the pixels of a
 PNG inlined in HTML (a walk's drawing), and (when asked) ports the kernel chose. Everything else
 must match exactly. Pixels depend on the matplotlib and FreeType at hand, which is why nbval skips
 ``image/png`` outputs; an inlined PNG is treated the same, and the drawings' bytes are proved
@@ -21,6 +22,13 @@ PATTERNS = [
     ("traceroute-times", r"(\s)[0-9]+\.[0-9]{3} ms", r"\1TIME ms"),
     ("tcpdump-timestamp", r"(?m)^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}", "HH:MM:SS.USEC"),
     ("inline-png", r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,PNG"),
+    # Chapter 8: the bridge CNI plugin names a pod's host-side veth with 4 random bytes
+    # (containernetworking/plugins pkg/ip RandomVethName) and the kernel gives it a random MAC;
+    # kube-proxy's `--probability` picks endpoints at random, so per-endpoint counts vary.
+    ("cni-veth-mac", r'(?s)(veth[0-9a-f]{8}|"cni0)(.{1,40}?mac.{1,12}?)[0-9a-f]{2}(?::[0-9a-f]{2}){5}', r"\1\2MAC"),
+    ("cni-veth-name", r"\bveth[0-9a-f]{8}\b", "vethXXXXXXXX"),
+    ("kube-spread", r"\b[0-9]+ of ([0-9]+) connections\b", r"N of \1 connections"),
+    ("kube-chain-packets", r"\b[0-9]+ pkts\b", "N pkts"),
 ]
 EPHEMERAL_PORT = ("ephemeral-port", r"\b((?:[0-9]{1,3}\.){3}[0-9]{1,3})([.:])(3276[89]|327[7-9][0-9]|32[89][0-9]{2}|3[3-9][0-9]{3}|[45][0-9]{4}|60[0-9]{3})\b",
                   r"\1\2PORT")

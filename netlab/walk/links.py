@@ -39,6 +39,14 @@ class Links:
         except ValueError:
             links = []
         self.kernel[node] = {l["ifname"]: l for l in links if "ifname" in l}
+        if not self.topo.nodes[node].interfaces and len(self.kernel[node]) > 1:
+            # a pod declared bare, whose eth0 a CNI plugin made at run time (chapter 8): its addresses too
+            a = self.w.run(node, "ip -j addr show", check=False)
+            try:
+                self.addrs[node] = [i["local"] for l in json.loads(a.stdout or "[]") if l.get("ifname") != "lo"
+                                    for i in l.get("addr_info", []) if i.get("family") == "inet"]
+            except ValueError:
+                pass
         up = []
         for name, l in self.kernel[node].items():
             if name == "lo":
@@ -46,7 +54,26 @@ class Links:
             self.ifaces[node][name] = self._merged(node, name, l)
             if "UP" in l.get("flags", []):
                 up.append(name)
+        self._pair_run_time_veths(node)
         return up
+
+    def _pair_run_time_veths(self, node) -> None:
+        """Give a veth made at run time (a CNI plugin's pod veth, chapter 8) its peer: the veth in another
+        node read so far whose ifindex and peer index (``link_index``) mirror its own."""
+        for name, l in self.kernel[node].items():
+            i = self.ifaces[node].get(name)
+            if i is None or i.kind != "veth" or i.peer or "link_netnsid" not in l:
+                continue
+            # ifindexes are per namespace, so two pods' eth0 may mirror two nodes' veths alike: the first
+            # node read (the topology's order) wins, and each end is paired once
+            found = next(((other, oname) for other, links in self.kernel.items() if other != node
+                          for oname, ol in links.items()
+                          if (o := self.ifaces[other].get(oname)) is not None and o.kind == "veth" and not o.peer
+                          and "link_netnsid" in ol and ol.get("ifindex") == l.get("link_index")
+                          and ol.get("link_index") == l.get("ifindex")), None)
+            if found:
+                self.ifaces[node][name] = dataclasses.replace(i, peer=found)
+                self.ifaces[found[0]][found[1]] = dataclasses.replace(self.ifaces[found[0]][found[1]], peer=(node, name))
 
     def _merged(self, node, name, l) -> Interface:
         declared = self.ifaces[node].get(name)
