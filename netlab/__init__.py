@@ -74,7 +74,7 @@ _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", 
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")
 # Chapter 9 (KubeVirt): the pod network, virt-launcher's two bindings, its DHCP server, the guest,
 # the binding explorer and lab09's checks.
-_lazy("kubevirt.pods", "kubevirt_pods=pod_network")
+_lazy("kubevirt.pods", "kubevirt_pods=pod_network", "start_pod_network")
 _lazy("kubevirt.names", "KubevirtError")
 _lazy("kubevirt.vm", "VirtLauncher", "bind_vm=bind", "boot_vm", "start_vm", "dhcp_settings", "start_dhcp")
 _lazy("kubevirt.guest", "boot_guest=boot", "vm_world_mode=world_mode")

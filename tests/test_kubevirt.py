@@ -2,7 +2,6 @@
 NAT rules, and both bindings live in a world with a real guest kernel (User-mode Linux on tap0)."""
 
 import gzip
-import ipaddress
 import shutil
 import struct
 
@@ -13,7 +12,7 @@ import netlab
 from netlab.checks import kubevirt as checks
 from netlab.kubevirt import binding, dhcp, guest, names, pods, vm
 
-POD_IP, POD_MAC = "10.1.15.2/24", "0a:58:0a:01:0f:02"
+POD_IP, POD_MAC = "10.244.1.2/24", "0a:58:0a:f4:01:02"
 GUEST = pytest.mark.skipif(not shutil.which("linux.uml") or not shutil.which("busybox"),
                            reason="the guest needs user-mode-linux and busybox-static")
 
@@ -46,13 +45,16 @@ def discover(mac=POD_MAC, kind=dhcp.DISCOVER, xid=0x11223344, flags=0x8000):
     return head + dhcp.MAGIC + bytes([53, 1, kind, 255])
 
 
+ROUTES = [("10.244.0.0/16", "10.244.1.1"), ("0.0.0.0/0", "10.244.1.1")]  # the pod's, as the CNI set them
+
+
 def config():
-    return dhcp.Config(**vm.dhcp_settings("bridge", POD_IP, POD_MAC))
+    return dhcp.Config(**vm.dhcp_settings("bridge", POD_IP, POD_MAC, routes=ROUTES))
 
 
 def test_classless_routes_are_rfc3442_default_last():
-    assert dhcp.classless_routes([("0.0.0.0/0", "10.1.15.1"), ("10.1.0.0/16", "10.1.15.1")]) == \
-        bytes([16, 10, 1, 10, 1, 15, 1, 0, 10, 1, 15, 1])
+    assert dhcp.classless_routes([("0.0.0.0/0", "10.244.1.1"), ("10.244.0.0/16", "10.244.1.1")]) == \
+        bytes([16, 10, 244, 10, 244, 1, 1, 0, 10, 244, 1, 1])
     assert dhcp.classless_routes([("192.168.1.0/24", "192.168.2.3")]) == bytes([24, 192, 168, 1, 192, 168, 2, 3])
     assert dhcp.classless_routes([("10.0.0.0/8", "10.1.2.3")]) == bytes([8, 10, 10, 1, 2, 3])  # KubeVirt's own example
 
@@ -63,20 +65,20 @@ def test_offer_bytes_field_by_field():
     op, htype, hlen, hops, xid, secs, flags = struct.unpack("!BBBBIHH", out[:12])
     assert (op, htype, hlen, hops, xid, secs, flags) == (2, 1, 6, 0, 0x11223344, 0, 0x8000)
     assert out[12:16] == bytes(4)                                  # ciaddr
-    assert out[16:20] == ipaddress.IPv4Address("10.1.15.2").packed  # yiaddr: the pod's address
+    assert out[16:20] == bytes([10, 244, 1, 2])                    # yiaddr: the pod's address
     assert out[20:28] == bytes(8)                                  # siaddr, giaddr
-    assert out[28:34] == bytes.fromhex("0a580a010f02") and out[34:44] == bytes(10)
+    assert out[28:34] == bytes.fromhex("0a580af40102") and out[34:44] == bytes(10)
     assert out[236:240] == b"\x63\x82\x53\x63"
     assert out[240:] == bytes.fromhex(
         "350102"                          # 53 message type: OFFER
         "3604a9fe4b0a"                    # 54 server identifier 169.254.75.10
         "330405250a80"                    # 51 lease time 86313600 s = 999 days
         "0104ffffff00"                    # 1 subnet mask 255.255.255.0
-        "03040a010f01"                    # 3 router 10.1.15.1
+        "03040af40101"                    # 3 router 10.244.1.1
         "06040a60000a"                    # 6 DNS 10.96.0.10
         "0c0674657374766d"                # 12 hostname "testvm"
         "1a0205aa"                        # 26 interface MTU 1450
-        "790c100a010a010f01000a010f01"    # 121 10.1.0.0/16 via 10.1.15.1, default via 10.1.15.1
+        "790c100af40af40101000af40101"    # 121 10.244.0.0/16 via 10.244.1.1, default via 10.244.1.1
         "ff")                             # end
 
 
@@ -92,15 +94,15 @@ def test_request_gets_ack_and_others_nothing():
 
 def test_options_table_decodes_121_and_the_lease():
     rows = {code: text for code, _, text in dhcp.describe_options(dhcp.parse(dhcp.reply(discover(), config()))["options"])}
-    assert rows[121] == "10.1.0.0/16 via 10.1.15.1; 0.0.0.0/0 via 10.1.15.1"
+    assert rows[121] == "10.244.0.0/16 via 10.244.1.1; 0.0.0.0/0 via 10.244.1.1"
     assert rows[51] == "86313600 s (999 days)" and rows[26] == "1450" and rows[12] == "testvm"
 
 
 def test_scapy_reads_the_offer_as_kubevirts_options():
     p = BOOTP(dhcp.reply(discover(), config()))
     opts = dict(o for o in p[DHCP].options if isinstance(o, tuple))
-    assert p.yiaddr == "10.1.15.2" and opts["message-type"] == 2 and opts["lease_time"] == 999 * 86400
-    assert opts["subnet_mask"] == "255.255.255.0" and opts["router"] == "10.1.15.1"
+    assert p.yiaddr == "10.244.1.2" and opts["message-type"] == 2 and opts["lease_time"] == 999 * 86400
+    assert opts["subnet_mask"] == "255.255.255.0" and opts["router"] == "10.244.1.1"
     assert opts["name_server"] == "10.96.0.10" and opts["interface-mtu"] == 1450
 
 
@@ -112,10 +114,10 @@ def test_masquerade_offer_is_10_0_2_2():
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"client_mac": "nope"}, "six hex pairs"),
-    ({"client_ip": "10.1.15.2"}, "needs its prefix"),
+    ({"client_ip": "10.244.1.2"}, "needs its prefix"),
     ({"client_ip": "x/24"}, "IPv4 with its prefix"),
     ({"mtu": 20}, "68 to 65535"),
-    ({"routes": [("bad", "10.1.15.1")]}, "IPv4 network"),
+    ({"routes": [("bad", "10.244.1.1")]}, "IPv4 network"),
 ])
 def test_bad_dhcp_settings_say_why(kwargs, words):
     settings = dict(vm.dhcp_settings("bridge", POD_IP, POD_MAC), **kwargs)
@@ -169,16 +171,26 @@ def test_initramfs_is_deterministic_and_holds_init():
     assert b"udhcpc -i eth0" in body
 
 
-def test_pod_network_is_chapter_6s():
+def test_pod_network_is_chapter_8s():
     t = pods.pod_network()
-    assert pods.pod_address(t, "virt-launcher") == "10.1.15.2" and pods.pod_address(t, "client") == "10.1.16.2"
-    assert pods.pod_mac("10.1.15.2") == POD_MAC
-    assert set(t.nodes) == {"node1", "node2", "virt-launcher", "client"}
+    assert set(t.nodes) == {"lan", "node1", "node2", "virt-launcher", "client"}
+    assert not t.node("virt-launcher").interfaces  # the CNI plugins make its eth0 at run time
+
+
+@pytest.mark.root
+def test_the_pods_are_wired_by_the_cni_and_read_back_as_kubevirt_reads_them(root_only):
+    with netlab.World(pods.pod_network(), name="t_kv_pods") as w:
+        with pytest.raises(names.KubevirtError, match="first"):
+            pods.pod_interface(w, "virt-launcher")
+        pods.start_pod_network(w)
+        p = pods.pod_interface(w, "virt-launcher")
+        assert (p.address, p.mac, p.mtu, p.gateway) == (POD_IP, POD_MAC, 1450, "10.244.1.1")
+        assert p.routes == tuple(ROUTES)
 
 
 def test_binding_explorer_renders_both_and_bad_ports():
     assert "dnat to 10.0.2.2" in netlab.render_binding("masquerade", "80, 443")
-    assert "k6t-eth0" in netlab.render_binding("bridge") and "yiaddr 10.1.15.2" in netlab.render_binding("bridge")
+    assert "k6t-eth0" in netlab.render_binding("bridge") and "yiaddr 10.244.1.2" in netlab.render_binding("bridge")
     assert "✗" in netlab.render_binding("masquerade", "80, x")
 
 
@@ -187,32 +199,35 @@ def test_binding_explorer_renders_both_and_bad_ports():
 @GUEST
 def test_bridge_binding_live_with_a_guest(root_only):
     with netlab.World(pods.pod_network(), name="t_kv_bridge") as w:
+        pods.start_pod_network(w)
         assert not checks.check_bridge_binding(w, "virt-launcher")  # before: eth0 is still the pod's
         launcher = vm.bind(w, "virt-launcher", "bridge")
         assert checks.check_bridge_binding(w, "virt-launcher"), checks.check_bridge_binding(w, "virt-launcher")
         with w.capture("virt-launcher", "tap0", "udp port 67 or udp port 68") as cap:
             g = vm.boot_vm(launcher)
         kinds = [dhcp.parse(bytes(p[BOOTP]))["type"] for p in cap.packets]
-        assert kinds[-4:] == ["DISCOVER", "OFFER", "REQUEST", "ACK"], kinds
+        # each broadcast also comes back once: the bridge plugin puts the pod's veth in hairpin mode
+        assert list(dict.fromkeys(kinds)) == ["DISCOVER", "OFFER", "REQUEST", "ACK"], kinds
         assert launcher.boot_seconds < 20
-        assert checks.check_guest_lease(g, ip=POD_IP, router="10.1.15.1")
-        assert not checks.check_guest_lease(g, ip="10.1.15.9/24")
-        assert checks.check_vm_ping(w, "client", dst="10.1.15.2")
-        assert "10.1.15.2/24" in w.run("client", "wget -qO- -T 3 http://10.1.15.2/").stdout
-        walk = w.trace("client", "10.1.15.2")
+        assert checks.check_guest_lease(g, ip=POD_IP, router="10.244.1.1")
+        assert not checks.check_guest_lease(g, ip="10.244.1.9/24")
+        assert checks.check_vm_ping(w, "client", dst="10.244.1.2")
+        assert "10.244.1.2/24" in w.run("client", "wget -qO- -T 3 http://10.244.1.2/").stdout
+        walk = w.trace("client", "10.244.1.2")
         hops = [(h.node, h.interface, h.direction) for h in walk.hops]
         assert hops[-3:] == [("virt-launcher", "eth0-nic", "in"), ("virt-launcher", "k6t-eth0", "in"),
                              ("virt-launcher", "tap0", "out")]
         assert walk.delivered and walk.reply.delivered
         assert (walk.reply.hops[0].node, walk.reply.hops[0].interface) == ("virt-launcher", "tap0")
         g.stop()
-        assert not checks.check_vm_ping(w, "client", dst="10.1.15.2")  # no VM: the tap swallows it
+        assert not checks.check_vm_ping(w, "client", dst="10.244.1.2")  # no VM: the tap swallows it
 
 
 @pytest.mark.root
 @GUEST
 def test_masquerade_binding_live_with_a_guest(root_only):
     with netlab.World(pods.pod_network(), name="t_kv_masq") as w:
+        pods.start_pod_network(w)
         assert not checks.check_masquerade_port(w, "virt-launcher", port=80)
         launcher = vm.start_vm(w, "virt-launcher", "masquerade", ports=[80])
         assert checks.check_masquerade_port(w, "virt-launcher", port=80)
@@ -220,22 +235,23 @@ def test_masquerade_binding_live_with_a_guest(root_only):
         rules = binding.nft_rules(w, "virt-launcher")
         assert "tcp dport 80 counter dnat to 10.0.2.2" in rules["KUBEVIRT_PREINBOUND"]
         assert checks.check_guest_lease(launcher.guest, ip="10.0.2.2/24", router="10.0.2.1")
-        assert "10.0.2.2/24" in w.run("client", "wget -qO- -T 3 http://10.1.15.2/").stdout
+        assert "10.0.2.2/24" in w.run("client", "wget -qO- -T 3 http://10.244.1.2/").stdout
         # a ping is no declared port: the pod answers it, the VM never sees it
-        assert checks.check_ping(w, "client", dst="10.1.15.2")
-        assert not checks.check_vm_ping(w, "client", dst="10.1.15.2")
-        with w.capture("client", "eth0", "icmp") as cap:
-            launcher.guest.run("ping -c 1 -W 2 10.1.16.2")
-        assert {p["IP"].src for p in cap.packets} == {"10.1.15.2", "10.1.16.2"}  # masqueraded
+        assert checks.check_ping(w, "client", dst="10.244.1.2")
+        assert not checks.check_vm_ping(w, "client", dst="10.244.1.2")
+        with w.capture("node1", "veth-virt-launc", "icmp") as cap:
+            launcher.guest.run("ping -c 1 -W 2 10.244.2.2")
+        assert {p["IP"].src for p in cap.packets} == {"10.244.1.2", "10.244.2.2"}  # masqueraded in the pod
 
 
 @pytest.mark.root
 def test_helpers_refuse_steps_out_of_order(root_only):
     with netlab.World(pods.pod_network(), name="t_kv_order") as w:
+        pods.start_pod_network(w)
         with pytest.raises(names.KubevirtError, match="first"):
             guest.boot(w, "virt-launcher", "tap0", POD_MAC)
         with pytest.raises(names.KubevirtError, match="first"):
-            vm.start_dhcp(w, "virt-launcher", vm.dhcp_settings("bridge", POD_IP, POD_MAC))
+            vm.start_dhcp(w, "virt-launcher", vm.dhcp_settings("bridge", POD_IP, POD_MAC, routes=ROUTES))
         with pytest.raises(names.KubevirtError, match="dict"):
             vm.start_dhcp(w, "virt-launcher", "settings")
         with pytest.raises(names.KubevirtError, match="'bridge' or 'masquerade'"):

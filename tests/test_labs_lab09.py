@@ -19,7 +19,7 @@ from test_labs_lab01_lab02 import FIX, labs, run_blank
 
 GUEST = pytest.mark.skipif(not shutil.which("linux.uml") or not shutil.which("busybox"),
                            reason="the guest needs user-mode-linux and busybox-static")
-POD_IP, POD_MAC = "10.1.15.2/24", "0a:58:0a:01:0f:02"
+POD_IP, POD_MAC = "10.244.1.2/24", "0a:58:0a:f4:01:02"
 NFT_FIX = ("nft add", "ip link set", "bridge link set", "sysctl -w")
 
 
@@ -57,13 +57,14 @@ def _bind_without(w, skip: str):
 @pytest.mark.root
 @pytest.mark.parametrize("skip, words", [
     ("learning off", "learning on"),
-    ("ip addr flush", "still has 10.1.15.2/24"),
+    ("ip addr flush", "still has 10.244.1.2/24"),
     ("arp_ignore", "arp_ignore is 0, expected 1"),
     ("tap0", "no tap device tap0"),
     ("type ifb", "no eth0 to keep the pod's address"),
 ])
 def test_a_bridge_binding_with_a_step_left_out_fails_and_names_it(root_only, skip, words):
     with netlab.World(pods.pod_network(), name="t_lab09_skip") as w:
+        pods.start_pod_network(w)
         if skip == "type ifb" and binding.dummy_kind(w, "virt-launcher") == "dummy":
             skip = "type dummy"
         _bind_without(w, skip)
@@ -75,14 +76,15 @@ def test_a_bridge_binding_with_a_step_left_out_fails_and_names_it(root_only, ski
 @GUEST
 def test_a_dhcp_server_for_another_address_or_mac_fails_the_lease_check(root_only):
     with netlab.World(pods.pod_network(), name="t_lab09_lease") as w:
+        pods.start_pod_network(w)
         _bind_without(w, "no step is skipped")
-        wrong = vm.dhcp_settings("bridge", "10.1.15.7/24", POD_MAC)
+        wrong = vm.dhcp_settings("bridge", "10.244.1.7/24", POD_MAC, gateway="10.244.1.1")
         vm.start_dhcp(w, "virt-launcher", wrong)
         g = netlab.boot_guest(w, "virt-launcher", "tap0", mac=POD_MAC)
-        c = checks.check_guest_lease(g, ip=POD_IP, router="10.1.15.1")
-        assert not c.ok and "leased 10.1.15.7/24, expected 10.1.15.2/24" in c.message, c
+        c = checks.check_guest_lease(g, ip=POD_IP, router="10.244.1.1")
+        assert not c.ok and "leased 10.244.1.7/24, expected 10.244.1.2/24" in c.message, c
         # the VM answers at the wrong address; the pod's address reaches nobody now
-        assert not checks.check_vm_ping(w, "client", dst="10.1.15.2")
+        assert not checks.check_vm_ping(w, "client", dst="10.244.1.2")
         w.stop("vm")
         w.stop("dhcp")
         vm.start_dhcp(w, "virt-launcher", vm.dhcp_settings("bridge", POD_IP, "02:00:00:00:00:99"))
@@ -103,6 +105,7 @@ def test_masquerade_shortcuts_fail(root_only, rules, words):
             "add chain ip nat postrouting { type nat hook postrouting priority 100; }",
             "add chain ip nat KUBEVIRT_PREINBOUND"]
     with netlab.World(pods.pod_network(), name="t_lab09_nat") as w:
+        pods.start_pod_network(w)
         binding.run_commands(w, "virt-launcher", binding.masquerade_binding_commands())
         w.run("virt-launcher", ["nft", "-f", "-"], input="\n".join(base + rules) + "\n")
         c = checks.check_masquerade_port(w, "virt-launcher", port=80)

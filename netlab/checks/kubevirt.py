@@ -69,8 +69,8 @@ def _bridge_steps(world, node: str, pod_ip: str, pod_mac: str, iface: str):
     yield (b.up, f"{br} is down")
 
 
-def check_bridge_binding(world, node: str = "virt-launcher", *, pod_ip: str = "10.1.15.2/24",
-                         pod_mac: str = "0a:58:0a:01:0f:02", iface: str = "eth0", see: str | None = SEE_BRIDGE) -> Check:
+def check_bridge_binding(world, node: str = "virt-launcher", *, pod_ip: str = "10.244.1.2/24",
+                         pod_mac: str = "0a:58:0a:f4:01:02", iface: str = "eth0", see: str | None = SEE_BRIDGE) -> Check:
     """Is NODE bound as KubeVirt's bridge binding binds it? Names the first part that differs."""
     steps = _bridge_steps(world, node, pod_ip, pod_mac, iface)
     try:
@@ -146,7 +146,7 @@ def check_masquerade_port(world, node: str = "virt-launcher", *, port: int = 80,
 
 
 def check_guest_lease(guest, *, ip: str, router: str | None = None, see: str | None = SEE_LEASE) -> Check:
-    """Did the guest's DHCP client get IP (``10.1.15.2/24``) and ROUTER? Asks the guest (its /lease)."""
+    """Did the guest's DHCP client get IP (``10.244.1.2/24``) and ROUTER? Asks the guest (its /lease)."""
     if guest is None or not hasattr(guest, "lease"):
         return Check(False, f"there is no running guest to ask; boot it first (the cell that calls boot_vm){_see(see)}")
     lease = guest.lease()

@@ -15,7 +15,7 @@ then the options) and padded to the minimum BOOTP size; KubeVirt's Go map gives 
 order, this server gives them in numeric order so the bytes are the same on every run.
 
 Run in a node as ``python3 -m netlab.kubevirt.dhcp --iface k6t-eth0 --server-ip 169.254.75.10
---client-mac ... --client-ip 10.1.15.2/24 --router 10.1.15.1 ...``; standard library only.
+--client-mac ... --client-ip 10.244.1.2/24 --router 10.244.1.1 ...``; standard library only.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ def _ipv4(value, what: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(value)
     except (ValueError, TypeError):
-        raise KubevirtError(f"{what} must be an IPv4 address such as '10.1.15.1', not {quote(value)}") from None
+        raise KubevirtError(f"{what} must be an IPv4 address such as '10.244.1.1', not {quote(value)}") from None
 
 
 def _mac(value, what: str = "the VM's MAC") -> bytes:
     parts = value.split(":") if isinstance(value, str) else []
     if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
-        raise KubevirtError(f"{what} must be six hex pairs such as '02:00:0a:01:0f:02', not {quote(value)}")
+        raise KubevirtError(f"{what} must be six hex pairs such as '0a:58:0a:f4:01:02', not {quote(value)}")
     return bytes(int(p, 16) for p in parts)
 
 
@@ -61,7 +61,7 @@ def classless_routes(routes) -> bytes:
     """Option 121's value (RFC 3442) for ``[(destination CIDR, gateway), ...]``, the default route last.
 
     Each route is the prefix length, the destination's significant octets, the gateway: as
-    KubeVirt's ``formClasslessRoutes``; ``0.0.0.0/0`` via 10.1.15.1 is ``00 0a 01 0f 01``.
+    KubeVirt's ``formClasslessRoutes``; ``0.0.0.0/0`` via 10.244.1.1 is ``00 0a f4 01 01``.
     """
     out, default = b"", b""
     for dst, gw in routes:
@@ -82,7 +82,7 @@ def classless_routes(routes) -> bytes:
 class Config:
     """What the server hands out: one client's MAC and address, and the options KubeVirt sends.
 
-    ``client_ip`` carries its prefix (``10.1.15.2/24``): the prefix becomes option 1.
+    ``client_ip`` carries its prefix (``10.244.1.2/24``): the prefix becomes option 1.
     """
 
     def __init__(self, client_mac: str, client_ip: str, server_ip: str, router: str | None = None,
@@ -91,10 +91,10 @@ class Config:
         try:
             self.client = ipaddress.IPv4Interface(client_ip)
         except (ValueError, TypeError):
-            raise KubevirtError(f"the client's address must be IPv4 with its prefix, such as '10.1.15.2/24',"
+            raise KubevirtError(f"the client's address must be IPv4 with its prefix, such as '10.244.1.2/24',"
                                 f" not {quote(client_ip)}") from None
         if "/" not in str(client_ip):
-            raise KubevirtError(f"the client's address {quote(client_ip)} needs its prefix (e.g. '10.1.15.2/24'):"
+            raise KubevirtError(f"the client's address {quote(client_ip)} needs its prefix (e.g. '10.244.1.2/24'):"
                                 f" the prefix becomes option 1, the subnet mask")
         self.server_ip = _ipv4(server_ip, "the server's address")
         self.router = _ipv4(router, "the router") if router else None

@@ -183,7 +183,7 @@ class Guest:
         return self.world.stop(self.name)
 
 
-def boot(world, node: str, tap: str = "tap0", mac: str = "02:00:0a:01:0f:02", hostname: str = "testvm",
+def boot(world, node: str, tap: str = "tap0", mac: str = "0a:58:0a:f4:01:02", hostname: str = "testvm",
          name: str = "vm") -> Guest:
     """Boot the guest in NODE on its tap device TAP (which must exist); wait until its init serves commands.
 

@@ -1,60 +1,65 @@
-"""The pod network the virt-launcher pod sits on: two nodes, cni0 on each, chapter 6's VXLAN between.
+"""The pod network the virt-launcher pod sits on: chapter 8's cluster, pods wired by the real CNI plugins.
 
-Chapter 8 shows the real CNI plugins wiring pods (the bridge plugin's veth on ``cni0``, host-local
-IPAM); here the same result is declared as a netlab topology, behind this one function so that
-chapter 9 can switch to chapter 8's plugins without changing anything else. Addresses are chapter
-6's (the seed's flannel example): node1's pods in 10.1.15.0/24, node2's in 10.1.16.0/24, the
-nodes 10.168.0.2 and .3, ``flannel.1`` VTEPs on UDP 8472. A pod's MAC is what the bridge plugin
-derives from its address (``0a:58`` and the four octets: containernetworking/plugins
-``pkg/utils/hwaddr``, in the plugin versions that generated MACs), its routes those of flannel's CNI
-configuration: the cluster network 10.1.0.0/16 and the default, both via ``cni0``.
+:func:`pod_network` is the topology (chapter 8's :func:`netlab.cni.cni_cluster`: the switch ``lan``,
+``node1`` 10.168.0.2 and ``node2`` 10.168.0.3, and the pods' empty namespaces), and
+:func:`start_pod_network` what the cluster does before any VM starts: chapter 6's VXLAN flanneld on
+both nodes (kube-flannel's 10.244.0.0/16, the nodes leasing 10.244.1.0/24 and 10.244.2.0/24), then
+each pod added by the CNI plugins (flannel's plugin delegating to bridge and host-local:
+``cni0``, a veth, the pod's address, its routes), with netlab's fixed MACs (:func:`netlab.cni.wire_pod`).
+The daemons are stopped afterwards, as chapter 8 does, so that no lease renewal moves a counter a
+packet walk reads; the kernel keeps forwarding. KubeVirt's network setup then reads the pod's
+interface from the kernel, as virt-handler does (:func:`pod_interface`).
 """
 
 from __future__ import annotations
 
-from ..engine.topology import End, Topology
+from dataclasses import dataclass
 
-VTEP_MACS = {1: "5e:f8:4f:00:e3:36", 2: "5e:f8:4f:00:e3:37"}
-CLUSTER_CIDR = "10.1.0.0/16"
-POD_MTU = 1450  # flannel's VXLAN MTU: 1500 less 50 bytes of encapsulation
+from .. import cni, kernel
+from ..engine.topology import Topology
+from ..inputs import quote
+from .names import KubevirtError
 
-
-def pod_mac(ip: str) -> str:
-    """``0a:58:`` and the address's four octets in hex: 10.1.15.2 -> 0a:58:0a:01:0f:02."""
-    return "0a:58:" + ":".join(f"{int(o):02x}" for o in ip.split("/")[0].split("."))
-
-
-def pod_network(pods=(("virt-launcher", 1), ("client", 2)), name: str = "kubevirt_pods") -> Topology:
-    """Nodes node1 and node2 joined by VXLAN; each pod ``(name, node number)`` gets the next address on
-    that node's cni0 (10.1.15.2, 10.1.15.3, ... on node1), its ``eth0`` with the bridge plugin's MAC."""
-    t = Topology(name)
-    subnets = {1: "10.1.15", 2: "10.1.16"}
-    hosts = {1: "10.168.0.2", 2: "10.168.0.3"}
-    for i, sub in subnets.items():
-        t.add_node(f"node{i}", sysctls={"net.ipv4.ip_forward": 1})
-        t.add_bridge(f"node{i}", "cni0", address=f"{sub}.1/24", mac=f"0a:58:0a:01:{int(sub.split('.')[2]):02x}:01",
-                     mtu=POD_MTU)
-    used = {1: 1, 2: 1}
-    for pod, node in pods:
-        used[node] += 1
-        ip = f"{subnets[node]}.{used[node]}"
-        t.add_node(pod)
-        t.add_link(End(pod, "eth0", f"{ip}/24", mac=pod_mac(ip), mtu=POD_MTU),
-                   End(f"node{node}", f"veth{pod[:6]}", master="cni0", mtu=POD_MTU))
-        t.add_route(pod, CLUSTER_CIDR, via=f"{subnets[node]}.1")
-        t.add_route(pod, "default", via=f"{subnets[node]}.1")
-    t.add_link(End("node1", "eth0", "10.168.0.2/24", mac="02:00:0a:a8:00:02"),
-               End("node2", "eth0", "10.168.0.3/24", mac="02:00:0a:a8:00:03"))
-    for i, sub in subnets.items():
-        t.add_vxlan(f"node{i}", "flannel.1", vni=1, local=hosts[i], dev="eth0", mac=VTEP_MACS[i],
-                    address=f"{sub}.0/32", mtu=POD_MTU)
-    for i, j in ((1, 2), (2, 1)):
-        t.add_neigh(f"node{i}", "flannel.1", f"{subnets[j]}.0", VTEP_MACS[j])
-        t.add_fdb(f"node{i}", "flannel.1", VTEP_MACS[j], hosts[j])
-        t.add_route(f"node{i}", f"{subnets[j]}.0/24", via=f"{subnets[j]}.0", dev="flannel.1", onlink=True)
-    return t
+#: The pods: the VM's virt-launcher on node1, another pod on node2 that talks to the VM.
+PODS = {"node1": ("virt-launcher",), "node2": ("client",)}
 
 
-def pod_address(topology: Topology, pod: str) -> str:
-    """The pod's eth0 address without its prefix, as the topology declared it."""
-    return topology.node(pod).interfaces["eth0"].addresses[0].split("/")[0]
+def pod_network(name: str = "kubevirt_pods") -> Topology:
+    """Chapter 8's two nodes with the pods ``virt-launcher`` (node1) and ``client`` (node2), not yet wired."""
+    return cni.cni_cluster(pods=PODS, name=name)
+
+
+def start_pod_network(world) -> "cni.Cluster":
+    """flanneld on both nodes, then each pod added with the real CNI plugins; the daemons stopped again."""
+    cluster = cni.start_flannel(world)
+    for node, names in PODS.items():
+        for pod in names:
+            cni.wire_pod(world, cluster, node, pod)
+    cni.stop_flannel(world)
+    return cluster
+
+
+@dataclass(frozen=True)
+class PodInterface:
+    """A pod's interface as the CNI left it: what KubeVirt's discovery reads (``discoverbridge.go``)."""
+
+    name: str
+    address: str          # with its prefix, "10.244.1.2/24"
+    mac: str
+    mtu: int
+    gateway: str | None   # the default route's next hop
+    routes: tuple         # ((destination, gateway), ...) of the routes through a gateway, the default last
+
+
+def pod_interface(world, node: str, iface: str = "eth0") -> PodInterface:
+    """Read NODE's IFACE from the kernel: its IPv4 address, MAC, MTU and the routes through it."""
+    link = kernel.link(world, node, f"dev {iface}", addresses=True)
+    v4 = [a for a in link.addresses if a.family == "inet"] if link else []
+    if link is None or not v4:
+        raise KubevirtError(f"{quote(node)} has no {iface} with an IPv4 address for KubeVirt to take over:"
+                            f" wire the pod (start_pod_network) first")
+    via = [r for r in kernel.routes(world, node, f"dev {iface}") if r.gateway]
+    routes = tuple(("0.0.0.0/0" if r.dst == "default" else r.dst, r.gateway)
+                   for r in sorted(via, key=lambda r: r.dst == "default"))
+    gateway = next((gw for dst, gw in routes if dst == "0.0.0.0/0"), None)
+    return PodInterface(iface, str(v4[0]), link.mac, link.mtu, gateway, routes)

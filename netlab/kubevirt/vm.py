@@ -7,15 +7,14 @@ in that order, in the pod's node of a world built from :func:`netlab.kubevirt.po
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
 from ..inputs import quote
 from . import binding, dhcp, guest as guest_mod
 from .names import (MASQUERADE_CIDR, MASQUERADE_GATEWAY, MASQUERADE_GUEST, KubevirtError, bridge_name,
-                    fake_bridge_ip, nic_name)
-from .pods import CLUSTER_CIDR, POD_MTU
+                    fake_bridge_ip)
+from .pods import pod_interface
 
 BINDINGS = ("bridge", "masquerade")
 DNS = "10.96.0.10"  # the cluster DNS service's address (kube-dns), what the pod's resolv.conf names
@@ -56,18 +55,20 @@ class VirtLauncher:
     __str__ = text
 
 
-def dhcp_settings(binding_name: str, pod_ip: str, vm_mac: str, mtu: int = POD_MTU, iface: str = "eth0") -> dict:
+def dhcp_settings(binding_name: str, pod_ip: str, vm_mac: str, mtu: int = 1450, routes=None,
+                  gateway: str | None = None) -> dict:
     """The DHCP server's settings for a binding, as KubeVirt derives them.
 
-    Bridge: the pod's address and routes, the fake bridge address as server identifier
-    (``BridgeConfigGenerator``). Masquerade: 10.0.2.2/24 with the gateway 10.0.2.1 as router and
-    server (``MasqueradeConfigGenerator``), no routes.
+    Bridge: the pod's address, its gateway and routes (ROUTES, as :func:`pod_interface` reads them;
+    default: the gateway .1 of the pod's subnet as the default route), the fake bridge address as
+    server identifier (``BridgeConfigGenerator``, ``discoverbridge.go``). Masquerade: 10.0.2.2/24 with
+    the gateway 10.0.2.1 as router and server (``MasqueradeConfigGenerator``), no routes.
     """
-    gw = pod_ip.rsplit(".", 1)[0] + ".1"
+    gw = gateway or pod_ip.split("/")[0].rsplit(".", 1)[0] + ".1"
     if binding_name == "bridge":
         return {"client_mac": vm_mac, "client_ip": pod_ip, "server_ip": fake_bridge_ip(0).split("/")[0],
-                "router": gw, "dns": [DNS], "routes": [(CLUSTER_CIDR, gw), ("0.0.0.0/0", gw)], "mtu": mtu,
-                "hostname": HOSTNAME}
+                "router": gw, "dns": [DNS], "routes": [tuple(r) for r in (routes or [("0.0.0.0/0", gw)])],
+                "mtu": mtu, "hostname": HOSTNAME}
     return {"client_mac": vm_mac, "client_ip": f"{MASQUERADE_GUEST}/{MASQUERADE_CIDR.split('/')[1]}",
             "server_ip": MASQUERADE_GATEWAY, "router": MASQUERADE_GATEWAY, "dns": [DNS], "routes": [], "mtu": mtu,
             "hostname": HOSTNAME}
@@ -86,49 +87,27 @@ def bind(world, node: str = "virt-launcher", binding_name: str = "bridge", ports
     ``nat=False`` leaves the masquerade binding's NAT rules out (lab09 has the learner write them).
     """
     _check_binding(binding_name)
-    pod = world.topology.node(node).interfaces.get(iface) if node in world.topology.nodes else None
-    if pod is None:
-        raise KubevirtError(f"{quote(node)} is not a pod with an {iface} in world {world.name!r};"
-                            f" its nodes are {', '.join(world.nodes)}")
-    pod_ip, pod_mac = pod.addresses[0], pod.mac
+    if node not in world.topology.nodes:
+        raise KubevirtError(f"{quote(node)} is not a pod in world {world.name!r}; its nodes are {', '.join(world.nodes)}")
+    pod = pod_interface(world, node, iface)
+    pod_ip, pod_mac = pod.address, pod.mac
     if binding_name == "bridge":
-        cmds = binding.bridge_binding_commands(pod_ip, pod_mac, POD_MTU, iface,
+        cmds = binding.bridge_binding_commands(pod_ip, pod_mac, pod.mtu, iface,
                                                dummy=binding.dummy_kind(world, node))
         vm_mac = pod_mac
     else:
-        cmds = binding.masquerade_binding_commands(POD_MTU, iface)
+        cmds = binding.masquerade_binding_commands(pod.mtu, iface)
         vm_mac = MASQUERADE_VM_MAC
     launcher = VirtLauncher(world, node, binding_name, pod_ip, pod_mac, vm_mac, cmds)
     binding.run_commands(world, node, cmds)
-    if binding_name == "bridge":
-        follow_rename(world.topology, node, iface, nic_name(iface), bridge_name(iface), binding.BRIDGE_BINDING_BRIDGE_MAC)
     if binding_name == "masquerade" and nat:
         launcher.nat_backend = binding.apply_nat(world, node, ports, iface)
         launcher.nat = (binding.nft_commands(ports, iface) if launcher.nat_backend == "nft"
                         else binding.iptables_rules(ports, iface))
-    launcher.dhcp_args = dhcp_settings(binding_name, pod_ip, vm_mac, POD_MTU, iface)
+    launcher.dhcp_args = dhcp_settings(binding_name, pod_ip, vm_mac, pod.mtu, pod.routes, pod.gateway)
     start_dhcp(world, node, launcher.dhcp_args, iface)
     world.settle([node])  # the renamed port's carrier reaches its state and the bridge's
     return launcher
-
-
-def follow_rename(topology, node: str, old: str, new: str, master: str, mac: str) -> None:
-    """Make the world's topology say what the bridge binding did to the pod's veth: renamed NEW, no
-    address, MAC MAC, a port of MASTER, its peer pointing at the new name. The walk and the drawing
-    read interfaces and cables from the topology; the devices the binding added (the bridge, tap0,
-    the dummy eth0) they read from the kernel."""
-    n = topology.nodes[node]
-    if new in n.interfaces or old not in n.interfaces:
-        return
-    iface = n.interfaces.pop(old)
-    n.interfaces[new] = dataclasses.replace(iface, name=new, addresses=[], mac=mac, master=master)
-    if iface.peer:
-        p_node, p_name = iface.peer
-        topology.nodes[p_node].interfaces[p_name] = dataclasses.replace(
-            topology.nodes[p_node].interfaces[p_name], peer=(node, new))
-    topology.links = [tuple(dataclasses.replace(e, ifname=new, address=None, mac=mac, master=master)
-                            if (e.node, e.ifname) == (node, old) else e for e in pair) for pair in topology.links]
-    n.routes = [r for r in n.routes if r.dev not in (old,)]
 
 
 def start_dhcp(world, node: str, settings: dict, iface: str = "eth0", name: str = "dhcp") -> str:

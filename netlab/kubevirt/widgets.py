@@ -13,7 +13,8 @@ from .binding import bridge_binding_commands, masquerade_binding_commands, nft_c
 from .dhcp import Config, describe_options, parse, reply
 from .vm import dhcp_settings
 
-POD_IP, POD_MAC = "10.1.15.2/24", "0a:58:0a:01:0f:02"
+POD_IP, POD_MAC = "10.244.1.2/24", "0a:58:0a:f4:01:02"  # chapter 9's virt-launcher pod, as the CNI wired it
+POD_ROUTES = [("10.244.0.0/16", "10.244.1.1"), ("0.0.0.0/0", "10.244.1.1")]
 
 
 def _ports(text: str) -> list[int]:
@@ -33,7 +34,7 @@ def render_binding(binding: str, ports_text: str = "80") -> str:
             cmds, nat, mac = bridge_binding_commands(POD_IP, POD_MAC), [], POD_MAC
         else:
             cmds, nat, mac = masquerade_binding_commands(), nft_commands(ports), "02:00:0a:00:02:02"
-        settings = dhcp_settings(binding, POD_IP, mac)
+        settings = dhcp_settings(binding, POD_IP, mac, routes=POD_ROUTES)
     except InputError as e:
         return f"<p style='color:#8b0000'>✗ {html.escape(str(e))}</p>"
     discover = bytes(236) + b"\x63\x82\x53\x63\x35\x01\x01\xff"
