@@ -18,9 +18,9 @@ from ..kubevirt.names import MASQUERADE_GUEST, bridge_name, fake_bridge_ip, nic_
 from .base import Check
 from .network import _see
 
-SEE_BRIDGE = "chapter 9, “The bridge binding, step by step”"
-SEE_MASQUERADE = "chapter 9, “The masquerade binding”"
-SEE_LEASE = "chapter 9, “The guest asks for an address”"
+SEE_BRIDGE = "chapter 9, section 9.3, the bridge binding step by step"
+SEE_MASQUERADE = "chapter 9, section 9.6, the masquerade binding"
+SEE_LEASE = "chapter 9, section 9.4, the guest asks for an address"
 
 
 def _port_flags(world, node: str, port: str) -> dict:
