@@ -8,8 +8,8 @@ from .names import port_proto_hash, endpoint_chain, cluster_chain, external_chai
 from .rules import Endpoint, ProxyConfig, Service, ServiceError, probability, render
 from .proxy import SyncResult, sync, sync_all
 from .apps import Spread, fetch, spread, start_web
-from .views import ChainView, service_chains
+from .views import ChainView, ConntrackView, conntrack_view, service_chains
 
-__all__ = ["ChainView", "Spread", "fetch", "service_chains", "spread", "start_web", "Endpoint", "ProxyConfig", "Service", "ServiceError", "SyncResult", "cluster_chain", "endpoint_chain",
+__all__ = ["ConntrackView", "conntrack_view", "ChainView", "Spread", "fetch", "service_chains", "spread", "start_web", "Endpoint", "ProxyConfig", "Service", "ServiceError", "SyncResult", "cluster_chain", "endpoint_chain",
            "external_chain", "local_chain", "port_proto_hash", "probability", "render", "service_port_name",
            "sync", "sync_all"]

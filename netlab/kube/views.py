@@ -83,3 +83,42 @@ def service_explorer(world, services, nodes=("node1", "node2")):
     refresh.on_click(show)
     show()
     return widgets.VBox([widgets.HBox([pick, where, refresh]), out])
+
+
+@dataclass
+class ConntrackView:
+    """NODE's conntrack entries for connections to a Service, grouped by the endpoint that replied."""
+
+    node: str
+    service: Service
+    rows: list  # [(endpoint "ip:port", count, one kernel.Conntrack entry)]
+
+    def text(self) -> str:
+        total = sum(n for _, n, _ in self.rows)
+        out = [f"{self.node}'s conntrack, connections to {self.service.cluster_ip}:{self.service.port}:"]
+        for ep, n, e in self.rows:
+            o, r = e.original, e.reply
+            out.append(f"  reply from {ep}: {n} of {total} connections")
+            # the client's ports are ephemeral: the entry is shown without them
+            out.append(f"    {e.proto} {e.state} original src={o.get('src')} dst={o.get('dst')} dport={o.get('dport')}"
+                       f" | reply src={r.get('src')} sport={r.get('sport')} dst={r.get('dst')}"
+                       + (f" [{', '.join(e.flags)}]" if e.flags else ""))
+        if not self.rows:
+            out.append("  (none)")
+        return "\n".join(out)
+
+    __str__ = __repr__ = text
+
+
+def conntrack_view(world, node: str, service: Service) -> ConntrackView:
+    """``conntrack -L`` in NODE (:func:`netlab.kernel.conntrack`), the entries whose original destination
+    is the Service's ClusterIP and port, grouped by the reply's source: the endpoint the DNAT chose."""
+    if not isinstance(service, Service):
+        raise ServiceError(f"service must be a netlab.kube.Service, not {type(service).__name__}")
+    groups: dict = {}
+    for e in kernel.conntrack(world, node, service.proto):
+        if e.original.get("dst") == service.cluster_ip and e.original.get("dport") == str(service.port):
+            key = f"{e.reply.get('src')}:{e.reply.get('sport')}"
+            n, first = groups.get(key, (0, e))
+            groups[key] = (n + 1, first)
+    return ConntrackView(node, service, [(k, n, e) for k, (n, e) in sorted(groups.items())])
