@@ -2,7 +2,7 @@
 
 Run as root: .venv/bin/python benchmarks/bench_kubevirt.py [RUNS] [--qemu-kernel VMLINUZ --qemu-modules DIR]
 
-Each run builds a fresh world (netlab.kubevirt_pods), applies the bridge binding, starts the
+Each run builds a fresh world (netlab.kubevirt_pods, its pods wired by chapter 8's CNI plugins), applies the bridge binding, starts the
 single-client DHCP server and boots the User-mode Linux guest on tap0 (netlab.kubevirt.guest):
 the time from starting its kernel to its init reporting the lease, the guest's own uptime when its
 kernel handed over to init and when udhcpc had the lease, and the largest RSS of its host processes.
@@ -22,7 +22,7 @@ import tempfile
 import time
 
 import netlab
-from netlab.kubevirt import guest, vm
+from netlab.kubevirt import guest, pods, vm
 
 QEMU_MODULES = ["drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
                 "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
@@ -37,6 +37,7 @@ def max_rss_kb(world, node: str, program: str) -> int:
 
 def uml_run(i: int) -> tuple[float, float, float, int]:
     with netlab.World(netlab.kubevirt_pods(), name=f"bench_kubevirt_{i}") as w:
+        pods.start_pod_network(w)
         launcher = vm.bind(w, "virt-launcher", "bridge")
         vm.boot_vm(launcher)
         console = w.run("virt-launcher", ["cat", f"{guest.guest_dir('virt-launcher')}/console"]).stdout
@@ -59,6 +60,7 @@ def qemu_initramfs(modules_dir: str) -> bytes:
 
 def qemu_run(i: int, kernel: str, modules: str) -> tuple[float, int]:
     with netlab.World(netlab.kubevirt_pods(), name=f"bench_qemu_{i}") as w:
+        pods.start_pod_network(w)
         launcher = vm.bind(w, "virt-launcher", "bridge")
         initrd = tempfile.NamedTemporaryFile(prefix="bench-kubevirt-", suffix=".gz")  # the world sees /tmp
         initrd.write(qemu_initramfs(modules))
