@@ -79,6 +79,19 @@ _lazy("checks.exercises", "check_container_mac", "check_entry_order", "check_nex
 _lazy("checks.docker", "Diagnosis", "check_bridge_port", "check_default_route", "check_nat_rule",
       "diagnose_docker=diagnose")
 _lazy("checks.flannel", "check_counters", "check_datagram", "check_flannel_routes", "check_lease", "check_vtep")
+# Chapter 9 (KubeVirt): the pod network, virt-launcher's two bindings, its DHCP server, the guest,
+# the binding explorer and lab09's checks.
+_lazy("kubevirt.pods", "kubevirt_pods=pod_network", "start_pod_network")
+_lazy("kubevirt.names", "KubevirtError")
+_lazy("kubevirt.vm", "VirtLauncher", "bind_vm=bind", "boot_vm", "start_vm", "dhcp_settings", "start_dhcp")
+_lazy("kubevirt.guest", "boot_guest=boot", "vm_world_mode=world_mode")
+_lazy("kubevirt.dhcp", "DhcpConfig=Config", "dhcp_reply=reply", "parse_dhcp=parse",
+      "dhcp_options_table=describe_options")
+_lazy("kubevirt.binding", "bridge_binding_commands", "masquerade_binding_commands", "nft_nat_commands=nft_commands",
+      "iptables_nat_rules=iptables_rules", "nft_counters", "nft_rules")
+_lazy("kubevirt.widgets", "binding_explorer", "render_binding")
+_lazy("checks.kubevirt", "check_bridge_binding", "check_guest_lease", "check_masquerade_port",
+      "check_vm_ping")
 # A captured packet against a built one (plain frames, flannel's UDP, VXLAN).
 _lazy("packets.compare", "Comparison", "compare_packets")
 # Chapter 7: flannel's host-gw backend and Calico (pod plumbing, IPAM blocks, BIRD, BGP updates, checks).

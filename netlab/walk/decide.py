@@ -48,6 +48,8 @@ class Decider:
         h, prev = hops[k], hops[k - 1] if k else None
         i = self.links.iface(h.node, h.interface)
         if i is not None and i.master:  # leaving by a bridge port: the bridge decided, on its device
+            if i.kind == "tun":  # a tap device on a bridge (a VM's NIC, chapter 9): its reader takes the frame
+                h.decisions.append(self.reads.tun_handoff(h.node, h.interface))
             return
         outer = ip_headers(h.packet)
         if len(outer) > 1:  # the encapsulated packet leaves by the underlay
@@ -87,6 +89,8 @@ class Decider:
         h = hops[k]
         i, eth = self.links.iface(h.node, h.interface), ether(h.packet)
         if i is not None and i.master:  # in by a bridge port: the bridge's FDB says where it goes
+            if i.kind == "tun":  # a tap device on a bridge: the process holding it wrote the frame
+                h.decisions.append(self.reads.tun_handoff(h.node, h.interface, wrote=True))
             if eth is not None:
                 h.decisions.append(self.reads.bridge_fdb(h.node, i.master, eth.dst))
             return

@@ -31,7 +31,7 @@ class Fate:
         """(delivered, dropped_at, reason) of the walk HOPS from ORIGIN to DST_IP; ERRORS are the ICMP
         errors about it."""
         last = hops[-1] if hops else None
-        if last is not None and self._arrived(last):
+        if last is not None and (self._arrived(last) or self._into_vm(last)):
             return True, None, None
         node = last.node if last else origin
         reason = self._stopped(last, node, errors)
@@ -49,6 +49,14 @@ class Fate:
     def _arrived(self, last) -> bool:
         return (last.direction == "in" and any(r.local for r in _of(last, Route))
                 and inner_ip(last.packet).dst in self.links.addrs.get(last.node, []))
+
+    def _into_vm(self, last) -> bool:
+        """Out by a tap port of a bridge to the process that holds it: a VM's NIC (chapter 9), whose
+        kernel takes the frame where no capture of this world can follow it."""
+        i = self.links.iface(last.node, last.interface)
+        tun = _of(last, TunHandoff)
+        return (last.direction == "out" and i is not None and i.kind == "tun" and bool(i.master)
+                and bool(tun) and bool(tun[0].processes))
 
     def _stopped(self, last, node, errors) -> str | None:
         """A drop the hop's decisions explain, a TTL that ran out, or an iptables rule that dropped it."""

@@ -87,8 +87,25 @@ class Links:
         data = info.get("info_data", {})
         opts = {"vni": data["id"], "dstport": data.get("port"), "local": data.get("local"),
                 "dev": l.get("link")} if kind == "vxlan" and "id" in data else {}
+        if kind == "tun" and l.get("master"):
+            opts = {"behind": self._learned(node, name)}
         return Interface(node, name, kind, mac=l.get("address") if kind != "tun" else None,
                          mtu=l.get("mtu"), master=l.get("master"), options=opts)
+
+    def _learned(self, node, name) -> tuple:
+        """The MACs a bridge learned on tap port NAME: the VM's NIC behind it (chapter 9's ``tap0``)."""
+        r = self.w.run(node, f"bridge -j fdb show brport {name}", check=False)
+        try:
+            entries = json.loads(r.stdout) if r.ok and r.stdout.strip() else []
+        except ValueError:
+            entries = []
+        return tuple(sorted(e["mac"] for e in entries if "mac" in e and e.get("state") != "permanent"
+                            and "self" not in e.get("flags", [])))
+
+    def behind_tap(self, node, name) -> tuple:
+        """The MACs behind a tap bridge port (the VM's), () for any other interface."""
+        i = self.iface(node, name)
+        return i.options.get("behind", ()) if i is not None and i.kind == "tun" else ()
 
     def made_at_run_time(self) -> tuple[Interface, ...]:
         """The interfaces read from the kernels that the topology does not declare, node by node."""

@@ -22,6 +22,8 @@ class Cables:
         i, eth = self.links.iface(node, ifname), ether(pkt)
         if i is None or eth is None:
             return 1.5
+        if i.master and i.kind == "tun":  # a VM's tap port: first if the VM wrote it, last if it reads it
+            return 0 if eth.src in self.links.behind_tap(node, ifname) else 3
         if i.master:
             peer = self.links.iface(*i.peer) if i.peer else None
             return 0 if peer is not None and eth.src == peer.mac else 3 if eth.src in self.links.macs(node) else 2
@@ -36,6 +38,8 @@ class Cables:
         i, eth = self.links.iface(node, ifname), ether(pkt)
         if i is None or eth is None:
             return self._tun_direction(node, pkt, seen_in_node, prev_in_node)
+        if i.master and i.kind == "tun":  # a VM's tap port: in from the VM behind it, else out to it
+            return "in" if eth.src in self.links.behind_tap(node, ifname) else "out"
         if eth.src == i.mac:
             return "out"
         if i.kind == "veth" and eth.src in self.links.macs(node) - {None}:
@@ -101,8 +105,11 @@ class Cables:
         def made_here(s):
             ip = inner_ip(s[3])
             return ip is not None and ip.src in self.links.addrs.get(s[1], [])
+        def from_vm(s):  # written into a tap port by the VM behind it (chapter 9): made there
+            eth = ether(s[3])
+            return eth is not None and eth.src in self.links.behind_tap(s[1], s[2])
         start = next((s for s in rest if s[1] == origin), None) if origin else None
-        return start or next((s for s in rest if made_here(s)), rest[0])
+        return start or next((s for s in rest if from_vm(s)), None) or next((s for s in rest if made_here(s)), rest[0])
 
     def _next(self, cur, d, rest):
         """The other end of the cable CUR left by, else the next sighting in its node, else the earliest."""

@@ -91,7 +91,9 @@ class Reads:
 
     def tun_handoff(self, node, dev, wrote: bool = False) -> TunHandoff:
         pids = self.tun_pids(node, dev)
-        return TunHandoff(dev, tuple(sorted({self.process(pid) for pid in pids})), wrote)
+        # a process that ended between the two reads ("?": a short-lived helper, such as User-mode
+        # Linux forks) held the device no longer
+        return TunHandoff(dev, tuple(sorted({self.process(pid) for pid in pids} - {"?"})), wrote)
 
     def process_log(self, node, dev, dst) -> str | None:
         """The last line about DST in the log of the process reading TUN DEV (its ``--log FILE``), if any."""
