@@ -10,7 +10,10 @@
 The hosts: ``lan`` (the switch br0 and 10.168.0.1, where the lease store runs; it also plays a client
 outside the cluster), ``node1`` 10.168.0.2 and ``node2`` 10.168.0.3. flannel's network is kube-flannel's
 default ``10.244.0.0/16`` (flannel-io/flannel ``Documentation/kube-flannel.yml``, ``net-conf.json``),
-VXLAN backend, and the nodes lease ``10.244.1.0/24`` and ``10.244.2.0/24``. A pod is a network
+VXLAN backend, and the nodes lease ``10.244.1.0/24`` and ``10.244.2.0/24``. flanneld runs with
+``--ip-masq`` as kube-flannel's DaemonSet starts it: subnet.env says ``FLANNEL_IPMASQ=true``, so
+flannel's CNI plugin asks ``bridge`` for no masquerade, and flanneld's own ``FLANNEL-POSTRTG`` rules
+leave pod-to-pod traffic unNATed and masquerade only what leaves the pod network. A pod is a network
 namespace the topology declares with no interface at all: the plugins make its ``eth0``.
 
 What netlab fixes so that every run prints the same: the container IDs (:func:`.runtime.container_id`),
@@ -102,13 +105,15 @@ def _wait_in(world, node: str, condition: str, what: str, timeout: float = 15) -
 
 
 def start_flannel(world, store=None) -> Cluster:
-    """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes."""
+    """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes,
+    each started with ``--ip-masq`` as kube-flannel does (flannel-io/flannel ``Documentation/kube-flannel.yml``)."""
     store = store or flannel_lab.start_store(world)
     flannel_lab.put_config(world, store, config=NETWORK_CONFIG)
     cluster = Cluster(store)
     for node, (ip, subnet, vtep) in NODES.items():
         world.run(node, ["mkdir", "-p", "/run/flannel"])
-        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep, wait=False)
+        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep,
+                                   ip_masq=True, wait=False)
         _wait_in(world, node, f"grep -qs 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
         cluster.subnets[node] = subnet
     for node, (_, subnet, _) in NODES.items():
