@@ -185,3 +185,26 @@ def stop_flannel(world) -> str:
                                      f" do sleep 0.05; done"], timeout=10)
         lines.append(f"{node}: " + world.run(node, ["tail", "-n", "1", flannel_lab.log_path(node)]).stdout.strip())
     return "\n".join(lines)
+
+
+def zero_masq_jump(world) -> str:
+    """Zero the counters of flanneld's jump from nat ``POSTROUTING`` to ``FLANNEL-POSTRTG`` on each node
+    (``iptables -t nat -Z POSTROUTING <its rule number>``), and only that rule's.
+
+    While flanneld ran, each of its connections to the lease store passed that jump (the first packet of
+    every connection walks the nat table), so its count depends on how long the daemon ran. A packet walk
+    names every counter it moved with its before and after values: zeroed, this one starts from 0 on every
+    run. Only the one rule, so that the built-in chains keep the counters they had (iptables-nft 1.8.9
+    gives built-in chains no counters until a whole chain or table is zeroed). Returns one line per node.
+    """
+    lines = []
+    for node in NODES:
+        rules = world.run(node, ["iptables", "-t", "nat", "-S", "POSTROUTING"]).stdout.splitlines()
+        # -S lists the policy (-P) first, then the rules from number 1
+        number = next((i for i, r in enumerate(rules) if "-j FLANNEL-POSTRTG" in r), None)
+        if number is None:
+            raise RuntimeError(f"{node} has no jump to FLANNEL-POSTRTG in nat POSTROUTING: is flanneld started"
+                               " with --ip-masq (netlab.start_flannel)?")
+        world.run(node, ["iptables", "-t", "nat", "-Z", "POSTROUTING", str(number)])
+        lines.append(f"{node}: counters of nat POSTROUTING rule {number} (-j FLANNEL-POSTRTG) zeroed")
+    return "\n".join(lines)

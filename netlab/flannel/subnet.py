@@ -264,7 +264,11 @@ class Daemon:
     def setup_masq(self) -> None:
         """Install :func:`masq_rules` in the node's nat table as flannel's ``ipTablesBootstrap`` does:
         the chain created when missing, each rule already there deleted, then all appended in order
-        (flannel feeds the same list to ``iptables-restore --noflush``: the order matters)."""
+        (flannel feeds the same list to ``iptables-restore --noflush``: the order matters).
+
+        flannel also checks them every ``--iptables-resync`` seconds (5) and rebuilds them all when one
+        is missing (``ensureIPTables``), and leaves them in place when it stops; netlab's daemon installs
+        them once, and leaves them too."""
         version = subprocess.run(["iptables", "--version"], capture_output=True, text=True).stdout
         rules = masq_rules(self.config.network, self.lease, iptables_has_random_fully(version))
         if subprocess.run(["iptables", "-t", "nat", "-S", MASQ_CHAIN], capture_output=True).returncode:
