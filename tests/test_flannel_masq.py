@@ -70,4 +70,9 @@ def test_cluster_with_ip_masq_keeps_pod_addresses(root_only):
         counted = w.run("node1", "iptables -t nat -L FLANNEL-POSTRTG -v -n -x").stdout
         assert any("MASQUERADE" in line and line.split()[0] != "0" and "224.0.0.0/4" in line
                    for line in counted.splitlines()), counted
+        assert "node2: counters of nat POSTROUTING rule" in cni.zero_masq_jump(w)
+        jump = [line for line in w.run("node1", "iptables -t nat -L POSTROUTING -v -n -x").stdout.splitlines()
+                if "FLANNEL-POSTRTG" in line]
+        assert len(jump) == 1 and jump[0].split()[0] == "0", jump  # only that rule zeroed:
+        assert counted == w.run("node1", "iptables -t nat -L FLANNEL-POSTRTG -v -n -x").stdout  # the chain's kept
 
