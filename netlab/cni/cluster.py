@@ -171,10 +171,11 @@ def start_cluster(world, store=None, pods: bool = True) -> Cluster:
 
 def stop_flannel(world) -> str:
     """Stop both flanneld (``kill``, found in the world's PID namespace by its log file, then wait):
-    flannel.1 and its entries stay.
+    flannel.1 and its entries stay, and so do the ``--ip-masq`` rules; then zero the counters of
+    flanneld's jump from nat POSTROUTING (:func:`zero_masq_jump`), which its own connections moved.
 
-    Returns each daemon's last log line. The chapter stops them so that no lease renewal (a new HTTP
-    connection every few seconds) moves the iptables counters a packet walk reads.
+    Returns each daemon's last log line and what was zeroed. The chapter stops them so that no lease
+    renewal (a new HTTP connection every few seconds) moves the iptables counters a packet walk reads.
     """
     lines = []
     for node in NODES:
@@ -184,10 +185,11 @@ def stop_flannel(world) -> str:
         world.run(node, ["sh", "-c", f"p=$(pgrep -f '{match}') && kill $p && until grep -q 'flanneld: stopping' {log};"
                                      f" do sleep 0.05; done"], timeout=10)
         lines.append(f"{node}: " + world.run(node, ["tail", "-n", "1", flannel_lab.log_path(node)]).stdout.strip())
-    return "\n".join(lines)
+    zeroed = zero_masq_jump(world, missing_ok=True)
+    return "\n".join(lines + ([zeroed] if zeroed else []))
 
 
-def zero_masq_jump(world) -> str:
+def zero_masq_jump(world, missing_ok: bool = False) -> str:
     """Zero the counters of flanneld's jump from nat ``POSTROUTING`` to ``FLANNEL-POSTRTG`` on each node
     (``iptables -t nat -Z POSTROUTING <its rule number>``), and only that rule's.
 
@@ -195,13 +197,16 @@ def zero_masq_jump(world) -> str:
     every connection walks the nat table), so its count depends on how long the daemon ran. A packet walk
     names every counter it moved with its before and after values: zeroed, this one starts from 0 on every
     run. Only the one rule, so that the built-in chains keep the counters they had (iptables-nft 1.8.9
-    gives built-in chains no counters until a whole chain or table is zeroed). Returns one line per node.
+    gives built-in chains no counters until a whole chain or table is zeroed). Returns one line per node
+    (MISSING_OK: none for a node whose flanneld ran without ``--ip-masq``, rather than an error).
     """
     lines = []
     for node in NODES:
         rules = world.run(node, ["iptables", "-t", "nat", "-S", "POSTROUTING"]).stdout.splitlines()
         # -S lists the policy (-P) first, then the rules from number 1
         number = next((i for i, r in enumerate(rules) if "-j FLANNEL-POSTRTG" in r), None)
+        if number is None and missing_ok:
+            continue
         if number is None:
             raise RuntimeError(f"{node} has no jump to FLANNEL-POSTRTG in nat POSTROUTING: is flanneld started"
                                " with --ip-masq (netlab.start_flannel)?")
