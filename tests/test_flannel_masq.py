@@ -76,3 +76,16 @@ def test_cluster_with_ip_masq_keeps_pod_addresses(root_only):
         assert len(jump) == 1 and jump[0].split()[0] == "0", jump  # only that rule zeroed:
         assert counted == w.run("node1", "iptables -t nat -L FLANNEL-POSTRTG -v -n -x").stdout  # the chain's kept
 
+
+
+@pytest.mark.root
+def test_cluster_without_ip_masq_is_the_bridge_plugins_masquerade(root_only):
+    with netlab.World(cni.cni_cluster(), record=False) as w:
+        cni.start_cluster(w, ip_masq=False)
+        assert "FLANNEL_IPMASQ=false" in w.run("node1", "cat /run/flannel/subnet-10.168.0.2.env").stdout
+        assert "flanneld masq" not in w.run("node1", "iptables-save -t nat").stdout
+        kube.start_web(w, "web-2")
+        assert "web-2 saw 10.244.1.0" in kube.fetch(w, "client", "http://10.244.2.2:8080/").stdout
+        assert cni.zero_masq_jump(w, missing_ok=True) == ""
+        with pytest.raises(RuntimeError, match="no jump to FLANNEL-POSTRTG"):
+            cni.zero_masq_jump(w)

@@ -3,10 +3,10 @@
 STABLE API (other chapters build on it; chapter 9 puts a KubeVirt pod on this network):
 
 - ``cni_cluster(pods=None) -> Topology``: lan + node1 + node2 and the pods' empty namespaces;
-- ``start_cluster(world, store=None, pods=True) -> Cluster``: flanneld (VXLAN, ``--ip-masq`` as kube-flannel
+- ``start_cluster(world, store=None, pods=True, ip_masq=True) -> Cluster``: flanneld (VXLAN, ``--ip-masq`` as kube-flannel
   runs it: pod-to-pod traffic is not NATed, only traffic leaving the pod network) on both nodes, then
   every pod added; ``Cluster.pods[pod]`` is its :class:`CniResult`;
-- ``start_flannel(world) -> Cluster`` then ``wire_pod(world, cluster, node, pod, port_mappings=...)``
+- ``start_flannel(world, store=None, ip_masq=True) -> Cluster`` then ``wire_pod(world, cluster, node, pod, port_mappings=...)``
   (renames the host end ``veth-<pod>`` and fixes MACs, so pages are stable); ``stop_flannel(world)``;
   ``zero_masq_jump(world)`` (the counter flanneld's own connections moved, zeroed before a walk);
 - ``add_pod(world, node, pod, conflist=None, *, ifname="eth0", port_mappings=(), mac=None) -> CniResult``,

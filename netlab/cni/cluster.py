@@ -104,16 +104,19 @@ def _wait_in(world, node: str, condition: str, what: str, timeout: float = 15) -
         raise RuntimeError(f"{node}: waited {timeout:g} s for {what}; flanneld's log:\n{log or '(empty)'}")
 
 
-def start_flannel(world, store=None) -> Cluster:
+def start_flannel(world, store=None, ip_masq: bool = True) -> Cluster:
     """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes,
-    each started with ``--ip-masq`` as kube-flannel does (flannel-io/flannel ``Documentation/kube-flannel.yml``)."""
+    each started with ``--ip-masq`` as kube-flannel does (flannel-io/flannel ``Documentation/kube-flannel.yml``).
+
+    IP_MASQ=False runs them without it, as chapter 8 did before: ``FLANNEL_IPMASQ=false``, so flannel's
+    CNI plugin asks ``bridge`` for ``ipMasq`` and pod traffic to other nodes leaves with the node's address."""
     store = store or flannel_lab.start_store(world)
     flannel_lab.put_config(world, store, config=NETWORK_CONFIG)
     cluster = Cluster(store)
     for node, (ip, subnet, vtep) in NODES.items():
         world.run(node, ["mkdir", "-p", "/run/flannel"])
         flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep,
-                                   ip_masq=True, wait=False)
+                                   ip_masq=ip_masq, wait=False)
         _wait_in(world, node, f"grep -qs 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
         cluster.subnets[node] = subnet
     for node, (_, subnet, _) in NODES.items():
@@ -159,9 +162,10 @@ def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
     return res
 
 
-def start_cluster(world, store=None, pods: bool = True) -> Cluster:
-    """flanneld on both nodes, then (PODS) every pod of the topology added with the real plugins."""
-    cluster = start_flannel(world, store)
+def start_cluster(world, store=None, pods: bool = True, ip_masq: bool = True) -> Cluster:
+    """flanneld on both nodes (IP_MASQ: see :func:`start_flannel`), then (PODS) every pod of the topology
+    added with the real plugins."""
+    cluster = start_flannel(world, store, ip_masq)
     if pods:
         for node, names in pod_layout(world).items():
             for pod in names:
