@@ -159,6 +159,10 @@ def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
     res.host_name = host_end_name(pod)
     if used == 0:
         world.run(node, ["ip", "link", "set", "dev", "cni0", "address", pod_mac(res.gateway)])
+    # cni0's operational state follows its ports a moment later (the kernel's linkwatch); User-mode Linux
+    # can still say UNKNOWN when the next command reads it. Wait (up to 5 s) until it says up.
+    world.run(node, ["sh", "-c", "for i in $(seq 100); do [ \"$(cat /sys/class/net/cni0/operstate)\" = up ] && exit 0;"
+                                 " sleep 0.05; done; exit 0"])
     return res
 
 
