@@ -10,7 +10,10 @@
 The hosts: ``lan`` (the switch br0 and 10.168.0.1, where the lease store runs; it also plays a client
 outside the cluster), ``node1`` 10.168.0.2 and ``node2`` 10.168.0.3. flannel's network is kube-flannel's
 default ``10.244.0.0/16`` (flannel-io/flannel ``Documentation/kube-flannel.yml``, ``net-conf.json``),
-VXLAN backend, and the nodes lease ``10.244.1.0/24`` and ``10.244.2.0/24``. A pod is a network
+VXLAN backend, and the nodes lease ``10.244.1.0/24`` and ``10.244.2.0/24``. flanneld runs with
+``--ip-masq`` as kube-flannel's DaemonSet starts it: subnet.env says ``FLANNEL_IPMASQ=true``, so
+flannel's CNI plugin asks ``bridge`` for no masquerade, and flanneld's own ``FLANNEL-POSTRTG`` rules
+leave pod-to-pod traffic unNATed and masquerade only what leaves the pod network. A pod is a network
 namespace the topology declares with no interface at all: the plugins make its ``eth0``.
 
 What netlab fixes so that every run prints the same: the container IDs (:func:`.runtime.container_id`),
@@ -101,14 +104,19 @@ def _wait_in(world, node: str, condition: str, what: str, timeout: float = 15) -
         raise RuntimeError(f"{node}: waited {timeout:g} s for {what}; flanneld's log:\n{log or '(empty)'}")
 
 
-def start_flannel(world, store=None) -> Cluster:
-    """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes."""
+def start_flannel(world, store=None, ip_masq: bool = True) -> Cluster:
+    """The lease store in ``lan``, kube-flannel's network config, and chapter 6's VXLAN flanneld on both nodes,
+    each started with ``--ip-masq`` as kube-flannel does (flannel-io/flannel ``Documentation/kube-flannel.yml``).
+
+    IP_MASQ=False runs them without it, as chapter 8 did before: ``FLANNEL_IPMASQ=false``, so flannel's
+    CNI plugin asks ``bridge`` for ``ipMasq`` and pod traffic to other nodes leaves with the node's address."""
     store = store or flannel_lab.start_store(world)
     flannel_lab.put_config(world, store, config=NETWORK_CONFIG)
     cluster = Cluster(store)
     for node, (ip, subnet, vtep) in NODES.items():
         world.run(node, ["mkdir", "-p", "/run/flannel"])
-        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep, wait=False)
+        flannel_lab.start_flanneld(world, node, store, backend="vxlan", subnet=subnet, vtep_mac=vtep,
+                                   ip_masq=ip_masq, wait=False)
         _wait_in(world, node, f"grep -qs 'flanneld: ready:' {flannel_lab.log_path(node)}", "flanneld to be ready")
         cluster.subnets[node] = subnet
     for node, (_, subnet, _) in NODES.items():
@@ -151,12 +159,17 @@ def wire_pod(world, cluster: Cluster, node: str, pod: str, **kw) -> CniResult:
     res.host_name = host_end_name(pod)
     if used == 0:
         world.run(node, ["ip", "link", "set", "dev", "cni0", "address", pod_mac(res.gateway)])
+    # cni0's operational state follows its ports a moment later (the kernel's linkwatch); User-mode Linux
+    # can still say UNKNOWN when the next command reads it. Wait (up to 5 s) until it says up.
+    world.run(node, ["sh", "-c", "for i in $(seq 100); do [ \"$(cat /sys/class/net/cni0/operstate)\" = up ] && exit 0;"
+                                 " sleep 0.05; done; exit 0"])
     return res
 
 
-def start_cluster(world, store=None, pods: bool = True) -> Cluster:
-    """flanneld on both nodes, then (PODS) every pod of the topology added with the real plugins."""
-    cluster = start_flannel(world, store)
+def start_cluster(world, store=None, pods: bool = True, ip_masq: bool = True) -> Cluster:
+    """flanneld on both nodes (IP_MASQ: see :func:`start_flannel`), then (PODS) every pod of the topology
+    added with the real plugins."""
+    cluster = start_flannel(world, store, ip_masq)
     if pods:
         for node, names in pod_layout(world).items():
             for pod in names:
@@ -166,10 +179,11 @@ def start_cluster(world, store=None, pods: bool = True) -> Cluster:
 
 def stop_flannel(world) -> str:
     """Stop both flanneld (``kill``, found in the world's PID namespace by its log file, then wait):
-    flannel.1 and its entries stay.
+    flannel.1 and its entries stay, and so do the ``--ip-masq`` rules; then zero the counters of
+    flanneld's jump from nat POSTROUTING (:func:`zero_masq_jump`), which its own connections moved.
 
-    Returns each daemon's last log line. The chapter stops them so that no lease renewal (a new HTTP
-    connection every few seconds) moves the iptables counters a packet walk reads.
+    Returns each daemon's last log line and what was zeroed. The chapter stops them so that no lease
+    renewal (a new HTTP connection every few seconds) moves the iptables counters a packet walk reads.
     """
     lines = []
     for node in NODES:
@@ -179,4 +193,31 @@ def stop_flannel(world) -> str:
         world.run(node, ["sh", "-c", f"p=$(pgrep -f '{match}') && kill $p && until grep -q 'flanneld: stopping' {log};"
                                      f" do sleep 0.05; done"], timeout=10)
         lines.append(f"{node}: " + world.run(node, ["tail", "-n", "1", flannel_lab.log_path(node)]).stdout.strip())
+    zeroed = zero_masq_jump(world, missing_ok=True)
+    return "\n".join(lines + ([zeroed] if zeroed else []))
+
+
+def zero_masq_jump(world, missing_ok: bool = False) -> str:
+    """Zero the counters of flanneld's jump from nat ``POSTROUTING`` to ``FLANNEL-POSTRTG`` on each node
+    (``iptables -t nat -Z POSTROUTING <its rule number>``), and only that rule's.
+
+    While flanneld ran, each of its connections to the lease store passed that jump (the first packet of
+    every connection walks the nat table), so its count depends on how long the daemon ran. A packet walk
+    names every counter it moved with its before and after values: zeroed, this one starts from 0 on every
+    run. Only the one rule, so that the built-in chains keep the counters they had (iptables-nft 1.8.9
+    gives built-in chains no counters until a whole chain or table is zeroed). Returns one line per node
+    (MISSING_OK: none for a node whose flanneld ran without ``--ip-masq``, rather than an error).
+    """
+    lines = []
+    for node in NODES:
+        rules = world.run(node, ["iptables", "-t", "nat", "-S", "POSTROUTING"]).stdout.splitlines()
+        # -S lists the policy (-P) first, then the rules from number 1
+        number = next((i for i, r in enumerate(rules) if "-j FLANNEL-POSTRTG" in r), None)
+        if number is None and missing_ok:
+            continue
+        if number is None:
+            raise RuntimeError(f"{node} has no jump to FLANNEL-POSTRTG in nat POSTROUTING: is flanneld started"
+                               " with --ip-masq (netlab.start_flannel)?")
+        world.run(node, ["iptables", "-t", "nat", "-Z", "POSTROUTING", str(number)])
+        lines.append(f"{node}: counters of nat POSTROUTING rule {number} (-j FLANNEL-POSTRTG) zeroed")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """``python3 -m netlab.flannel``: the daemon, the embedded store, and a v2 etcdctl stand-in.
 
     python3 -m netlab.flannel udp --etcd http://10.168.0.1:2379 --iface eth0 [--subnet 100.96.1.0/24]
-    python3 -m netlab.flannel vxlan --etcd http://10.168.0.1:2379 --iface eth0 [--vtep-mac 5e:f8:4f:00:e3:37]
+    python3 -m netlab.flannel vxlan --etcd http://10.168.0.1:2379 --iface eth0 [--vtep-mac 5e:f8:4f:00:e3:37] [--ip-masq]
     python3 -m netlab.flannel host-gw --etcd http://10.168.0.1:2379 --iface eth0 [--check-every 10]
     python3 -m netlab.flannel store --listen 10.168.0.1 --port 2379
     python3 -m netlab.flannel etcdctl --endpoints http://10.168.0.1:2379 ls|get|set KEY [VALUE]
@@ -31,6 +31,8 @@ def _daemon_parser(sub, backend: str, help: str, device: str, overhead: int):
     d.add_argument("--subnet", help="ask for this subnet (as flanneld does with its previous subnet.env)")
     d.add_argument("--mtu", type=int, help=f"{device}'s MTU (default: IFACE's MTU - {overhead})")
     d.add_argument("--log", help="also append the log to this file")
+    d.add_argument("--ip-masq", action="store_true",
+                   help="install flannel's masquerade rules (FLANNEL-POSTRTG) and write FLANNEL_IPMASQ=true")
     return d
 
 
@@ -110,6 +112,7 @@ def flanneld(args) -> int:
     else:
         daemon = Flanneld(EtcdV2Client(args.etcd), tun_standin=args.tun_standin, tun_prefix32=args.tun_prefix32,
                           **common)
+    daemon.ip_masq = args.ip_masq
     try:
         daemon.run()
     except (FlannelError, StoreError, OSError) as err:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import select
+import shlex
 import signal
 import subprocess
 import threading
@@ -25,6 +27,9 @@ from dataclasses import dataclass
 from .store import CONFIG_KEY, SUBNETS, StoreError, key_subnet, subnet_key
 
 LEASE_TTL = 24 * 3600  # flannel's lease lifetime (Documentation/reservations.md)
+MASQ_CHAIN = "FLANNEL-POSTRTG"  # flannel-io/flannel pkg/trafficmngr/iptables/iptables.go
+MASQ_COMMENT = "flanneld masq"
+KUBE_PROXY_MARK = "0x4000/0x4000"  # pkg/trafficmngr/trafficmngr.go KubeProxyMark: kube-proxy's masquerade bit
 
 
 class FlannelError(RuntimeError):
@@ -136,6 +141,43 @@ def routes_from_leases(leases: dict[str, str], own: ipaddress.IPv4Network | None
     return table
 
 
+# ------------------------------------------------------------------- --ip-masq
+def masq_rules(network, lease, random_fully: bool = True) -> list[tuple[str, list[str]]]:
+    """The nat rules ``flanneld --ip-masq`` installs, as (chain, rulespec) in flannel's order.
+
+    flannel-io/flannel ``pkg/trafficmngr/iptables/iptables.go`` ``masqRules`` (NETWORK is the cluster
+    CIDR, LEASE this node's subnet), each with the comment "flanneld masq":
+
+    1. POSTROUTING jumps to FLANNEL-POSTRTG (appended: after kube-proxy's own inserted jump);
+    2. RETURN for packets kube-proxy marked (0x4000/0x4000): kube-proxy masquerades those itself;
+    3. RETURN for this node's pods to the pod network, and 4. the pod network to this node's pods:
+       pod-to-pod traffic keeps its addresses (Kubernetes' network model, no NAT between pods);
+    5. RETURN for traffic from outside the pod network to this node's pods (a node owning the
+       pod's address must not hide the outside client);
+    6. MASQUERADE from the pod network to anything but multicast 224.0.0.0/4: pods going out;
+    7. MASQUERADE from outside the pod network to the pod network: the node itself reaching pods.
+
+    RANDOM_FULLY adds ``--random-fully`` (flannel: when iptables supports it and
+    ``--ip-masq-fully-random-disable`` is not given).
+    """
+    net, sub = str(ipaddress.IPv4Network(network)), str(ipaddress.IPv4Network(lease))
+    tag = ["-m", "comment", "--comment", MASQ_COMMENT]
+    masq = ["-j", "MASQUERADE"] + (["--random-fully"] if random_fully else [])
+    return [("POSTROUTING", tag + ["-j", MASQ_CHAIN]),
+            (MASQ_CHAIN, ["-m", "mark", "--mark", KUBE_PROXY_MARK] + tag + ["-j", "RETURN"]),
+            (MASQ_CHAIN, ["-s", sub, "-d", net] + tag + ["-j", "RETURN"]),
+            (MASQ_CHAIN, ["-s", net, "-d", sub] + tag + ["-j", "RETURN"]),
+            (MASQ_CHAIN, ["!", "-s", net, "-d", sub] + tag + ["-j", "RETURN"]),
+            (MASQ_CHAIN, ["-s", net, "!", "-d", "224.0.0.0/4"] + tag + masq),
+            (MASQ_CHAIN, ["!", "-s", net, "-d", net] + tag + masq)]
+
+
+def iptables_has_random_fully(version_text: str) -> bool:
+    """Whether ``iptables --version`` says 1.6.2 or later, the test go-iptables' ``HasRandomFully`` makes."""
+    m = re.search(r"v(\d+)\.(\d+)\.(\d+)", version_text)
+    return bool(m) and tuple(int(x) for x in m.groups()) >= (1, 6, 2)
+
+
 def iface_info(iface: str) -> tuple[str, int]:
     """(first IPv4 address, MTU) of IFACE, from ``ip -j addr show``."""
     out = subprocess.run(["ip", "-j", "addr", "show", "dev", iface], capture_output=True, text=True)
@@ -170,6 +212,7 @@ class Daemon:
         self.mtu, self.log_path = mtu, log_path
         self.peers: dict = {}
         self.stopping = False
+        self.ip_masq = False  # flanneld --ip-masq: its own nat rules, and FLANNEL_IPMASQ=true
 
     def log(self, msg: str) -> None:
         line = f"flanneld: {msg}\n"
@@ -204,6 +247,8 @@ class Daemon:
                                    lease_value(self.public_ip, self.BACKEND, self.backend_data()), self.subnet,
                                    self.log)
         self.configure()
+        if self.ip_masq:
+            self.setup_masq()
         leases, self.index = self.store.items(SUBNETS)
         self.set_peers(self.peers_from(leases))
         self.write_subnet_env()
@@ -214,7 +259,33 @@ class Daemon:
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, f"subnet-{self.public_ip}.env"), "w") as f:
             f.write(f"FLANNEL_NETWORK={self.config.network}\nFLANNEL_SUBNET={self.lease.network_address + 1}"
-                    f"/{self.lease.prefixlen}\nFLANNEL_MTU={self.mtu}\nFLANNEL_IPMASQ=false\n")
+                    f"/{self.lease.prefixlen}\nFLANNEL_MTU={self.mtu}\nFLANNEL_IPMASQ={str(self.ip_masq).lower()}\n")
+
+    def setup_masq(self) -> None:
+        """Install :func:`masq_rules` in the node's nat table as flannel's ``ipTablesBootstrap`` does:
+        the chain created when missing, each rule already there deleted, then all appended in order
+        (flannel feeds the same list to ``iptables-restore --noflush``: the order matters).
+
+        flannel also checks them every ``--iptables-resync`` seconds (5) and rebuilds them all when one
+        is missing (``ensureIPTables``), and leaves them in place when it stops; netlab's daemon installs
+        them once, and leaves them too."""
+        version = subprocess.run(["iptables", "--version"], capture_output=True, text=True).stdout
+        rules = masq_rules(self.config.network, self.lease, iptables_has_random_fully(version))
+        if subprocess.run(["iptables", "-t", "nat", "-S", MASQ_CHAIN], capture_output=True).returncode:
+            self.iptables(["-N", MASQ_CHAIN])
+        for chain, spec in rules:
+            if subprocess.run(["iptables", "-t", "nat", "-C", chain, *spec], capture_output=True).returncode == 0:
+                self.iptables(["-D", chain, *spec])
+        for chain, spec in rules:
+            self.iptables(["-A", chain, *spec])
+
+    def iptables(self, args: list[str]) -> None:
+        """``iptables -t nat ARGS``, logged; a failure stops the daemon with iptables' own words."""
+        cmd = ["iptables", "-t", "nat", *args]
+        self.log(f"$ {shlex.join(cmd)}")
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            raise FlannelError(f"`{shlex.join(cmd)}` failed: {res.stderr.strip()}")
 
     # -- the other nodes' leases
     def set_peers(self, table: dict) -> None:

@@ -4,6 +4,13 @@
 ``KUBE-EXT-``, ``KUBE-SVC-``/``KUBE-SVL-`` and ``KUBE-SEP-`` chains, reading ``iptables-save -c``
 (:func:`netlab.kernel.iptables`); the explorer (ipywidgets, imported on first use) lets a reader pick a
 Service and a node and re-read the counters.
+
+Which counts are left to chance: when a ``KUBE-SVC-``/``KUBE-SVL-`` chain has two or more endpoints,
+``-m statistic --mode random --probability`` chooses between its jumps, so the packets each jump and each
+endpoint's ``KUBE-SEP-`` chain count differ from run to run (their sum does not). Those counts are shown
+as ``12 pkts*`` (:data:`RANDOM_MARK`), and only they are what the sanitizer's "kube-chain-packets" pattern
+hides (``netlab/engine/sanitize.py``); every other count (the Service's total, a chain no packet
+reached) is compared exactly.
 """
 
 from __future__ import annotations
@@ -14,19 +21,31 @@ from dataclasses import dataclass
 from .. import kernel
 from .rules import Service, ServiceError
 
+RANDOM_MARK = "*"  # after "N pkts": a count the endpoint choice (--probability) makes random
+RANDOM_NOTE = "* split among the endpoints at random (-m statistic --mode random --probability)"
+
 
 @dataclass
 class ChainView:
     node: str
     service: Service
     chains: list  # [(chain, [(packets, rule text)])]
+    random: frozenset = frozenset()  # the chains where the endpoint choice makes counts random, see RANDOM_MARK
+
+    def counts(self, chain: str, text: str, packets: int) -> str:
+        """``N pkts``, marked ``N pkts*`` when the random endpoint choice decides it: a jump to an endpoint's
+        ``KUBE-SEP-`` chain, or any rule inside one, of a Service with two or more endpoints."""
+        chosen = chain in self.random and (chain.startswith("KUBE-SEP-") or "-j KUBE-SEP-" in text)
+        return f"{packets} pkts" + (RANDOM_MARK if chosen else "")
 
     def text(self) -> str:
         out = [f"{self.service.port_name_string} on {self.node} (nat table, packets per rule):"]
         for chain, rules in self.chains:
             out.append(f"  {chain}")
             for packets, text in rules:
-                out.append(f"    {packets} pkts  {text}")
+                out.append(f"    {self.counts(chain, text, packets)}  {text}")
+        if self.random:
+            out.append(f"  {RANDOM_NOTE}")
         return "\n".join(out)
 
     __str__ = __repr__ = text
@@ -36,10 +55,11 @@ class ChainView:
         for chain, rules in self.chains:
             rows.append(f"<tr><td colspan=2 style='background:#eef;font-weight:bold;text-align:left'>{html.escape(chain)}</td></tr>")
             for packets, text in rules:
-                rows.append(f"<tr><td style='text-align:right;padding-right:8px'>{packets} pkts</td>"
+                rows.append(f"<tr><td style='text-align:right;padding-right:8px'>{self.counts(chain, text, packets)}</td>"
                             f"<td style='text-align:left;font-family:monospace;font-size:85%'>{html.escape(text)}</td></tr>")
+        note = f"<p style='font-size:85%'>{html.escape(RANDOM_NOTE)}</p>" if self.random else ""
         return (f"<p><b>{html.escape(self.service.port_name_string)}</b> on {html.escape(self.node)}"
-                f" (nat table; packets counted per rule)</p><table>{''.join(rows)}</table>")
+                f" (nat table; packets counted per rule)</p><table>{''.join(rows)}</table>{note}")
 
     def _repr_html_(self) -> str:
         return self.html()
@@ -61,7 +81,19 @@ def service_chains(world, node: str, service: Service) -> ChainView:
         mine = [(r.packets, r.text) for r in rules if r.chain == chain]
         if mine:
             view.append((chain, mine))
-    return ChainView(node, service, view)
+    return ChainView(node, service, view, random_chains(view))
+
+
+def random_chains(view: list) -> frozenset:
+    """The chains of VIEW whose counts the endpoint choice makes random: a ``KUBE-SVC-``/``KUBE-SVL-`` chain
+    that jumps to two or more ``KUBE-SEP-`` chains (kube-proxy's ``writeServiceToEndpointRules`` puts a
+    ``--probability`` on all of them but the last), and those ``KUBE-SEP-`` chains."""
+    out = set()
+    for chain, rules in view:
+        seps = [text.split("-j ")[-1].split()[0] for _, text in rules if "-j KUBE-SEP-" in text]
+        if chain.startswith(("KUBE-SVC-", "KUBE-SVL-")) and len(seps) >= 2:
+            out.update([chain, *seps])
+    return frozenset(out)
 
 
 def service_explorer(world, services, nodes=("node1", "node2")):
