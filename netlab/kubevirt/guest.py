@@ -209,8 +209,9 @@ def boot(world, node: str, tap: str = "tap0", mac: str = "0a:58:0a:f4:01:02", ho
             break
         out = world.stop(name)
         why = _why(out.stdout + out.stderr)
-        # On a loaded machine the guest's kernel has been seen to panic at boot (once in dozens of
-        # boots: its init, busybox sh, exiting with status 2). Such a boot is tried once more.
+        # Now and then the guest's kernel panics at boot: its init (busybox sh) cannot fork its first
+        # command ("/init: line 3: can't fork: Resource temporarily unavailable", exit status 2, seen
+        # in a recording), and a shell that cannot fork exits. Such a boot is tried once more.
         if attempt == 1 and "Kernel panic" in why:
             world.run(node, ["python3", "-m", "netlab.kubevirt.guest", "initrd", d])
             continue
