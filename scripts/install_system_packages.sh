@@ -36,7 +36,8 @@ export DEBIAN_FRONTEND=noninteractive
 # systemd, `deb-systemd-invoke start docker.service`; containerd's does the same. Both ask
 # /usr/sbin/policy-rc.d first, and exit code 101 means "denied" (invoke-rc.d(8)), so one is put
 # in place for the install and the machine's own (if any) is put back afterwards. The units are
-# then disabled, so none starts at the next boot either: the tests run dockerd only in a world.
+# then disabled, so none starts at the next boot either: the tests run dockerd only in a world,
+# and BIRD (bird2's bird.service) only in a world's node.
 policy=/usr/sbin/policy-rc.d
 saved=""
 if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
@@ -46,7 +47,7 @@ printf '#!/bin/sh\n# netlab: no service starts while test packages install\nexit
 chmod 755 "$policy"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for unit in docker.service docker.socket containerd.service; do
+for unit in docker.service docker.socket containerd.service bird.service; do
     if command -v deb-systemd-helper >/dev/null && [ -e "/lib/systemd/system/$unit" ]; then
         deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
     fi
