@@ -47,9 +47,11 @@ printf '#!/bin/sh\n# netlab: no service starts while test packages install\nexit
 chmod 755 "$policy"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# `systemctl --root=/` edits the unit links offline, with or without systemd running
+# (deb-systemd-helper refuses to run outside a maintainer script).
 for unit in docker.service docker.socket containerd.service bird.service; do
-    if command -v deb-systemd-helper >/dev/null && [ -e "/lib/systemd/system/$unit" ]; then
-        deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null && [ -e "/lib/systemd/system/$unit" ]; then
+        systemctl --root=/ --quiet disable "$unit" >/dev/null 2>&1 || true
     fi
 done
 if [ -e /etc/init.d/docker ]; then update-rc.d docker disable >/dev/null 2>&1 || true; fi
